@@ -1,0 +1,31 @@
+//! The one mapping from engine errors to Python exceptions.
+
+use pyo3::exceptions::{PyConnectionResetError, PyRuntimeError, PyValueError};
+use pyo3::PyErr;
+use uhttpd::Error;
+
+pub fn to_pyerr(error: Error) -> PyErr {
+    let message = error.to_string();
+    match error {
+        Error::Io(io) => io.into(),
+        Error::InvalidArgument(_)
+        | Error::InvalidPattern { .. }
+        | Error::Shadowed { .. }
+        | Error::NoSlots { .. } => PyValueError::new_err(message),
+        Error::RoutesFrozen | Error::AlreadyReplied(_) | Error::ServerClosed => {
+            PyRuntimeError::new_err(message)
+        }
+        Error::ConnectionClosed => PyConnectionResetError::new_err(message),
+    }
+}
+
+/// `result.py()?` in binding code.
+pub trait IntoPyResult<T> {
+    fn py(self) -> pyo3::PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for uhttpd::Result<T> {
+    fn py(self) -> pyo3::PyResult<T> {
+        self.map_err(to_pyerr)
+    }
+}

@@ -1,0 +1,34 @@
+//! The `uhttpd` Python module (its native part, `uhttpd._uhttpd`): bindings
+//! only; all HTTP work is in the engine crate.
+
+mod errors;
+mod logging;
+mod request;
+mod server;
+mod workers;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _uhttpd(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    use uhttpd::Methods;
+    m.add_class::<server::Server>()?;
+    m.add_class::<request::Request>()?;
+    m.add_function(wrap_pyfunction!(server::_shutdown, m)?)?;
+    for (name, verb) in [
+        ("GET", Methods::GET),
+        ("POST", Methods::POST),
+        ("DELETE", Methods::DELETE),
+        ("PUT", Methods::PUT),
+        ("PATCH", Methods::PATCH),
+    ] {
+        m.add(name, verb.bits())?;
+    }
+    m.add("AUTH_OPEN", server::AUTH_OPEN)?;
+    m.add("AUTH_BASIC", server::AUTH_BASIC)?;
+    m.add("AUTH_CUSTOM", server::AUTH_CUSTOM)?;
+    m.add("ACL_RO", 1)?;
+    m.add("ACL_WO", 2)?;
+    m.add("ACL_RW", 3)?;
+    Ok(())
+}

@@ -1,0 +1,545 @@
+//! `uhttpd.Server`: the seed's constructor and methods over the engine.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyTuple, PyWeakrefReference};
+use pyo3::{PyTraverseError, PyVisit};
+use uhttpd::{Auth, AuthDecision, Config, Endpoint, Methods, RequestInfo};
+
+use crate::errors::IntoPyResult;
+use crate::logging;
+use crate::request::{to_bytes, Request};
+use crate::workers::PythonThreads;
+
+pub const AUTH_OPEN: i64 = 0;
+pub const AUTH_BASIC: i64 = 1;
+pub const AUTH_CUSTOM: i64 = 2;
+
+/// Every running engine, so interpreter exit can close them before Python goes away.
+static LIVE: Mutex<Vec<Weak<uhttpd::Server>>> = Mutex::new(Vec::new());
+
+/// What the Python objects behind the engine share: the weak reference
+/// `Request.server()` returns, set in `__init__` once the object exists.
+#[derive(Default)]
+struct Link {
+    server: OnceLock<Py<PyAny>>,
+}
+
+impl Link {
+    fn server(&self, py: Python<'_>) -> Py<PyAny> {
+        match self.server.get() {
+            Some(weak) => weak.clone_ref(py),
+            None => py.None(),
+        }
+    }
+}
+
+/// A route's Python callback, called on a handler thread.
+struct PyHandler {
+    callback: Py<PyAny>,
+    link: Arc<Link>,
+}
+
+impl uhttpd::Handler for PyHandler {
+    fn handle(&self, exchange: uhttpd::Request) {
+        Python::attach(|py| {
+            let info = exchange.info().clone();
+            let request =
+                match Py::new(py, Request::new(info, Some(exchange), self.link.server(py))) {
+                    Ok(request) => request,
+                    Err(err) => return log_exception(py, "creating the request object", &err),
+                };
+            let outcome = self.callback.call1(py, (request.clone_ref(py),));
+            let exchange = request.get().take_exchange(py);
+            if let Err(err) = outcome {
+                log_exception(py, request.get().describe(), &err);
+                if let Some(exchange) = exchange.filter(|x| !x.replied()) {
+                    exchange.deny(500);
+                }
+            }
+        });
+    }
+}
+
+/// An AUTH_CUSTOM callback: truthy allows, an int >= 400 is the answer, anything else 401.
+struct PyAuthenticator {
+    callback: Py<PyAny>,
+    link: Arc<Link>,
+}
+
+impl uhttpd::Authenticator for PyAuthenticator {
+    fn authenticate(&self, info: &Arc<RequestInfo>) -> AuthDecision {
+        Python::attach(|py| {
+            let request = Request::new(info.clone(), None, self.link.server(py));
+            match self.callback.call1(py, (request,)) {
+                Ok(verdict) => auth_verdict(verdict.bind(py)),
+                Err(err) => {
+                    log_exception(py, "the authentication callback", &err);
+                    AuthDecision::Deny(401)
+                }
+            }
+        })
+    }
+}
+
+fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
+    if verdict.is_instance_of::<PyInt>() && !verdict.is_instance_of::<pyo3::types::PyBool>() {
+        return match verdict.extract::<u16>() {
+            Ok(code) if (400..=599).contains(&code) => AuthDecision::Deny(code),
+            Ok(_) | Err(_) if verdict.is_truthy().unwrap_or(false) => AuthDecision::Allow,
+            _ => AuthDecision::Deny(401),
+        };
+    }
+    match verdict.is_truthy() {
+        Ok(true) => AuthDecision::Allow,
+        _ => AuthDecision::Deny(401),
+    }
+}
+
+/// A callback's exception goes to the `uhttpd` logger with its traceback.
+fn log_exception(py: Python<'_>, what: impl std::fmt::Display, err: &PyErr) {
+    let logged = py
+        .import("logging")
+        .and_then(|logging| logging.call_method1("getLogger", ("uhttpd",)))
+        .and_then(|logger| {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("exc_info", err.value(py))?;
+            logger.call_method(
+                "error",
+                ("%s raised an exception", what.to_string()),
+                Some(&kwargs),
+            )
+        });
+    if logged.is_err() {
+        err.print(py);
+    }
+}
+
+#[pyclass(module = "uhttpd", weakref)]
+pub struct Server {
+    engine: Option<Arc<uhttpd::Server>>,
+    link: Arc<Link>,
+    /// Routes given to the constructor, registered by `__init__`.
+    pending_routes: Vec<RouteSpec>,
+    /// Every Python object the engine holds, for the garbage collector.
+    callbacks: Mutex<Vec<Py<PyAny>>>,
+}
+
+fn check_callable(callback: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
+    if callback.is_callable() {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{what} must be callable, got {}",
+            callback.get_type().name()?
+        )))
+    }
+}
+
+fn methods_from(bits: u32) -> PyResult<Methods> {
+    match Methods::from_bits(bits) {
+        Some(methods) if !methods.is_empty() => Ok(methods),
+        _ => Err(PyValueError::new_err(format!(
+            "methods {bits} is not a combination of uhttpd.GET, POST, DELETE, PUT and PATCH"
+        ))),
+    }
+}
+
+/// A route given to the constructor: `(url, methods, callback)`.
+type RouteSpec = (String, u32, Py<PyAny>);
+
+/// What `routes=` says: the slot count, and the routes when it is an iterable.
+struct RouteTable {
+    slots: usize,
+    given: Option<Vec<RouteSpec>>,
+}
+
+/// `routes=`: a slot count, or an iterable of `(url, methods, callback)`.
+fn parse_routes(routes: Option<&Bound<'_, PyAny>>) -> PyResult<RouteTable> {
+    let Some(routes) = routes else {
+        return Ok(RouteTable {
+            slots: uhttpd::config::DEFAULT_ROUTE_SLOTS,
+            given: None,
+        });
+    };
+    if routes.is_instance_of::<PyInt>() {
+        let slots: i64 = routes.extract()?;
+        let slots = usize::try_from(slots)
+            .ok()
+            .filter(|&s| s >= 1)
+            .ok_or_else(|| PyValueError::new_err("routes must be at least 1 (the OPTIONS slot)"))?;
+        return Ok(RouteTable { slots, given: None });
+    }
+    let mut table = Vec::new();
+    for item in routes.try_iter().map_err(|_| {
+        PyTypeError::new_err("routes must be an int or an iterable of (url, methods, callback)")
+    })? {
+        let item = item?;
+        let (url, bits, callback): (String, u32, Bound<'_, PyAny>) =
+            item.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "each route must be (url, methods, callback), got {item}"
+                ))
+            })?;
+        check_callable(&callback, "a route callback")?;
+        methods_from(bits)?;
+        table.push((url, bits, callback.unbind()));
+    }
+    // Room for the given routes, and the seed's default for serve()/ws()/… after them.
+    let needed = 1 + table
+        .iter()
+        .map(|(_, bits, _)| bits.count_ones() as usize)
+        .sum::<usize>();
+    Ok(RouteTable {
+        slots: needed.max(uhttpd::config::DEFAULT_ROUTE_SLOTS),
+        given: Some(table),
+    })
+}
+
+fn parse_auth(
+    py: Python<'_>,
+    acl: i64,
+    auth: Option<&Bound<'_, PyAny>>,
+    link: &Arc<Link>,
+) -> PyResult<Auth> {
+    match (acl, auth) {
+        (AUTH_OPEN, None) => Ok(Auth::Open),
+        (AUTH_OPEN, Some(_)) => Err(PyValueError::new_err(
+            "auth is only used with acl=uhttpd.AUTH_BASIC or uhttpd.AUTH_CUSTOM",
+        )),
+        (AUTH_BASIC, Some(value)) => {
+            if value.is_callable() {
+                return Err(PyTypeError::new_err(
+                    "AUTH_BASIC needs the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy', not a function",
+                ));
+            }
+            let value = to_bytes(value)?;
+            if value.is_empty() {
+                return Err(PyValueError::new_err("auth must not be empty"));
+            }
+            Ok(Auth::Basic(value.to_vec()))
+        }
+        (AUTH_CUSTOM, Some(callback)) => {
+            check_callable(callback, "auth (for AUTH_CUSTOM)")?;
+            Ok(Auth::Custom(Arc::new(PyAuthenticator {
+                callback: callback.clone().unbind(),
+                link: link.clone(),
+            })))
+        }
+        (AUTH_BASIC, None) => Err(PyValueError::new_err(
+            "acl=uhttpd.AUTH_BASIC needs auth=, the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy'",
+        )),
+        (AUTH_CUSTOM, None) => Err(PyValueError::new_err(
+            "acl=uhttpd.AUTH_CUSTOM needs auth=, a function taking the Request",
+        )),
+        _ => {
+            let _ = py;
+            Err(PyValueError::new_err(format!(
+                "acl must be uhttpd.AUTH_OPEN, AUTH_BASIC or AUTH_CUSTOM, got {acl}"
+            )))
+        }
+    }
+}
+
+impl Server {
+    fn engine(&self) -> PyResult<&Arc<uhttpd::Server>> {
+        self.engine
+            .as_ref()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("server is closed"))
+    }
+
+    fn register(
+        &self,
+        py: Python<'_>,
+        url: &str,
+        bits: u32,
+        callback: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        check_callable(callback, "callback")?;
+        let methods = methods_from(bits)?;
+        let handler = PyHandler {
+            callback: callback.clone().unbind(),
+            link: self.link.clone(),
+        };
+        self.engine()?.route(url, methods, Arc::new(handler)).py()?;
+        self.remember(py, callback);
+        Ok(())
+    }
+
+    fn remember(&self, py: Python<'_>, object: &Bound<'_, PyAny>) {
+        let _ = py;
+        self.callbacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(object.clone().unbind());
+    }
+
+    /// Registers a feature whose endpoint a later part of the module serves.
+    fn reserve(
+        &self,
+        label: &str,
+        pattern: &str,
+        methods: Methods,
+        slots: usize,
+        fallthrough: bool,
+    ) -> PyResult<()> {
+        let endpoint = Endpoint::Handler(Arc::new(NotBuilt(label.to_string())));
+        self.engine()?
+            .add_endpoint(label, pattern, methods, slots, fallthrough, endpoint)
+            .py()
+    }
+
+    fn shut(&mut self, py: Python<'_>) {
+        if let Some(engine) = self.engine.take() {
+            py.detach(|| engine.close());
+        }
+    }
+}
+
+/// Endpoint of a registered feature that this build does not serve yet: 501.
+struct NotBuilt(String);
+
+impl uhttpd::Handler for NotBuilt {
+    fn handle(&self, request: uhttpd::Request) {
+        log::warn!(target: "uhttpd", "{} is registered but not available in this build", self.0);
+        request.deny(501);
+    }
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (port=80, acl=AUTH_OPEN, cors=false, routes=None, auth=None, events=0, *, host="0.0.0.0".to_string(), root=None, ext=None, workers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        port: i64,
+        acl: i64,
+        cors: bool,
+        routes: Option<&Bound<'_, PyAny>>,
+        auth: Option<&Bound<'_, PyAny>>,
+        events: i64,
+        host: String,
+        root: Option<PathBuf>,
+        ext: Option<String>,
+        workers: Option<i64>,
+    ) -> PyResult<Self> {
+        let workers = workers.unwrap_or(uhttpd::limits::HANDLER_WORKERS as i64);
+        let port = u16::try_from(port)
+            .map_err(|_| PyValueError::new_err(format!("port must be 0..65535, got {port}")))?;
+        if events < 0 {
+            return Err(PyValueError::new_err(format!(
+                "events must be >= 0, got {events}"
+            )));
+        }
+        let workers = usize::try_from(workers)
+            .ok()
+            .filter(|&w| w >= 1)
+            .ok_or_else(|| PyValueError::new_err(format!("workers must be >= 1, got {workers}")))?;
+        let root = match root {
+            Some(root) => root,
+            None => std::env::current_dir()?,
+        };
+        let canonical = root.canonicalize().map_err(|e| {
+            PyValueError::new_err(format!("root {} is not usable: {e}", root.display()))
+        })?;
+        if !canonical.is_dir() {
+            return Err(PyValueError::new_err(format!(
+                "root {} is not a directory",
+                root.display()
+            )));
+        }
+        if let Some(ext) = &ext {
+            if !ext.starts_with('/') || ext.len() < 2 {
+                return Err(PyValueError::new_err(format!(
+                    "ext must be a path inside root like '/sd', got {ext:?}"
+                )));
+            }
+        }
+        let link = Arc::new(Link::default());
+        let auth = parse_auth(py, acl, auth, &link)?;
+        let table = parse_routes(routes)?;
+        logging::start(py);
+        let config = Config {
+            host,
+            port,
+            cors,
+            route_slots: table.slots,
+            auth,
+            workers,
+            ..Config::default()
+        };
+        let engine = py
+            .detach(|| uhttpd::Server::start(config, Arc::new(PythonThreads)))
+            .py()?;
+        if table.given.is_some() {
+            engine.freeze_routes();
+        }
+        let engine = Arc::new(engine);
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|server| server.strong_count() > 0);
+        live.push(Arc::downgrade(&engine));
+        drop(live);
+        Ok(Server {
+            engine: Some(engine),
+            link,
+            pending_routes: table.given.unwrap_or_default(),
+            callbacks: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Links requests to this object and registers the routes given to the constructor.
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let weak = PyWeakrefReference::new(slf.as_any())?.into_any().unbind();
+        let this = slf.borrow();
+        let _ = this.link.server.set(weak);
+        let pending: Vec<_> = this
+            .pending_routes
+            .iter()
+            .map(|(url, bits, cb)| (url.clone(), *bits, cb.clone_ref(py)))
+            .collect();
+        drop(this);
+        let this = slf.borrow();
+        for (url, bits, callback) in pending {
+            let methods = methods_from(bits)?;
+            let handler = PyHandler {
+                callback: callback.clone_ref(py),
+                link: this.link.clone(),
+            };
+            this.engine()?
+                .add_endpoint(
+                    "route",
+                    &url,
+                    methods,
+                    methods.count(),
+                    false,
+                    Endpoint::Handler(Arc::new(handler)),
+                )
+                .py()?;
+            this.remember(py, callback.bind(py));
+        }
+        drop(this);
+        slf.borrow_mut().pending_routes.clear();
+        Ok(())
+    }
+
+    /// The port the server listens on (the OS's pick for `port=0`).
+    fn port(&self) -> PyResult<u16> {
+        Ok(self.engine()?.port())
+    }
+
+    /// Calls `callback(request)` for requests to `url` with one of `methods`.
+    fn route(
+        &self,
+        py: Python<'_>,
+        url: &str,
+        methods: u32,
+        callback: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.register(py, url, methods, callback)
+    }
+
+    /// The file server on `<prefix>/*` (one slot).
+    #[pyo3(signature = (prefix=None, base=None, dirs=true, ext=false))]
+    fn serve(
+        &self,
+        prefix: Option<&str>,
+        base: Option<&str>,
+        dirs: bool,
+        ext: bool,
+    ) -> PyResult<()> {
+        let _ = (base, dirs, ext);
+        if let Some(prefix) = prefix.filter(|p| !p.starts_with('/')) {
+            return Err(PyValueError::new_err(format!(
+                "prefix must start with '/', got {prefix:?}"
+            )));
+        }
+        let pattern = format!("{}/*", prefix.unwrap_or("").trim_end_matches('/'));
+        self.reserve("serve", &pattern, Methods::GET, 1, false)
+    }
+
+    /// The REPL over WebSocket at `url` (one slot).
+    #[pyo3(signature = (url, pwd=None))]
+    fn ws(&self, url: &str, pwd: Option<&str>) -> PyResult<()> {
+        if pwd.is_none() {
+            log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
+        }
+        self.reserve("ws", url, Methods::GET, 1, true)
+    }
+
+    /// Stops the server; the port is closed when this returns. Idempotent.
+    fn close(&mut self, py: Python<'_>) {
+        self.shut(py);
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&mut self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.shut(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.engine {
+            Some(engine) => format!("<uhttpd.Server port={}>", engine.port()),
+            None => "<uhttpd.Server closed>".to_string(),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(callbacks) = self.callbacks.try_lock() {
+            for callback in callbacks.iter() {
+                visit.call(callback)?;
+            }
+        }
+        for (_, _, callback) in &self.pending_routes {
+            visit.call(callback)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        Python::attach(|py| self.shut(py));
+        self.callbacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.pending_routes.clear();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            // Running handlers may need the GIL to finish.
+            match Python::try_attach(|py| py.detach(|| engine.close())) {
+                Some(()) => {}
+                None => engine.close(),
+            }
+        }
+    }
+}
+
+/// Closes every server; registered with `atexit` so none outlives the interpreter.
+#[pyfunction]
+pub fn _shutdown(py: Python<'_>) {
+    let live: Vec<_> = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    py.detach(|| {
+        for engine in live.iter().filter_map(Weak::upgrade) {
+            engine.close();
+        }
+    });
+    logging::stop(py);
+}

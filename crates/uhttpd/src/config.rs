@@ -1,0 +1,71 @@
+//! Server settings; every default is a named constant from [`crate::limits`].
+
+use std::time::Duration;
+
+use crate::auth::Auth;
+use crate::limits;
+
+#[derive(Clone)]
+pub struct Config {
+    /// Bind address (`0.0.0.0`, `::`, `127.0.0.1`…).
+    pub host: String,
+    /// 0 lets the OS pick a free port.
+    pub port: u16,
+    /// Add `Access-Control-Allow-Origin: *` to every reply.
+    pub cors: bool,
+    /// Route slots, the OPTIONS slot included (the seed's `routes`, default 8).
+    pub route_slots: usize,
+    pub auth: Auth,
+    /// Handler threads.
+    pub workers: usize,
+    /// Requests waiting for a handler thread before 503.
+    pub queue: usize,
+    /// Threads of the async runtime that own the sockets.
+    pub io_threads: usize,
+    pub limits: Limits,
+}
+
+/// Protocol limits and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_uri_bytes: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub io_timeout: Duration,
+    pub max_connections: usize,
+    pub max_drain_bytes: u64,
+}
+
+/// The seed's default number of route slots.
+pub const DEFAULT_ROUTE_SLOTS: usize = 8;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: limits::MAX_HEAD_BYTES,
+            max_uri_bytes: limits::MAX_URI_BYTES,
+            header_timeout: limits::HEADER_READ_TIMEOUT,
+            idle_timeout: limits::IDLE_KEEPALIVE_TIMEOUT,
+            io_timeout: limits::IO_STALL_TIMEOUT,
+            max_connections: limits::MAX_CONNECTIONS,
+            max_drain_bytes: limits::MAX_DRAIN_BYTES,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            host: "0.0.0.0".to_string(),
+            port: 80,
+            cors: false,
+            route_slots: DEFAULT_ROUTE_SLOTS,
+            auth: Auth::Open,
+            workers: limits::HANDLER_WORKERS,
+            queue: limits::HANDLER_QUEUE,
+            io_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The crate's one error type.
+
+use std::io;
+
+/// Everything the engine can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Socket or file error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A caller passed a value the engine cannot accept.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A URL pattern that esp_http_server's wildcard rules cannot express.
+    #[error("invalid route pattern {pattern:?}: {why}")]
+    InvalidPattern { pattern: String, why: &'static str },
+    /// A route that an earlier route with the same verb already answers.
+    #[error("route {new} {method} is shadowed by the earlier route {earlier} {method}: register the more specific route first")]
+    Shadowed {
+        new: String,
+        earlier: String,
+        method: &'static str,
+    },
+    /// The route table is full; `accounting` lists what uses the slots.
+    #[error("no free route slot for {what} (needs {needed}): {accounting}")]
+    NoSlots {
+        what: String,
+        needed: usize,
+        accounting: String,
+    },
+    /// The route table was given whole to the constructor.
+    #[error("routes were given to the constructor; route() cannot add more")]
+    RoutesFrozen,
+    /// A reply was already started or finished for this request.
+    #[error("{0}")]
+    AlreadyReplied(&'static str),
+    /// The client went away or the server closed.
+    #[error("connection closed")]
+    ConnectionClosed,
+    /// The server was closed.
+    #[error("server is closed")]
+    ServerClosed,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

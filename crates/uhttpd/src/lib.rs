@@ -1,0 +1,37 @@
+//! uhttpd engine: a micro HTTP/1.1 server with a router, Basic/custom auth,
+//! CORS and blocking request handlers on a bounded worker pool. No Python here;
+//! the `uhttpd-py` crate puts the seed's Python API on top of it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use uhttpd::{Config, Methods, PlainThreads, ReplyHead, Server};
+//!
+//! let server = Server::start(Config { port: 8080, ..Config::default() }, Arc::new(PlainThreads))?;
+//! server.route("/my", Methods::GET, Arc::new(|mut req: uhttpd::Request| {
+//!     let head = ReplyHead::default().with_content_type("text/plain").unwrap();
+//!     let _ = req.respond(head, "Hello World".into());
+//! }))?;
+//! # Ok::<(), uhttpd::Error>(())
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod exchange;
+pub mod limits;
+pub mod method;
+pub mod pool;
+pub mod proto;
+pub mod query;
+pub mod response;
+pub mod router;
+pub mod server;
+
+pub use auth::{Auth, AuthDecision, Authenticator};
+pub use config::{Config, Limits};
+pub use error::{Error, Result};
+pub use exchange::{Request, RequestInfo};
+pub use method::Methods;
+pub use pool::{PlainThreads, WorkerHooks};
+pub use response::{ReplyHead, Status};
+pub use server::{Endpoint, Handler, Server};

@@ -1,0 +1,57 @@
+//! Named limits and timeouts. Each is the default of a [`crate::Config`] field and has a test.
+
+use std::time::Duration;
+
+/// Largest request head (request line + headers + blank line). Big enough for
+/// long cookies and tokens, small enough that a thousand idle clients cost little. 431 past it.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Largest request-target. Long query strings fit; nothing legitimate on a
+/// device needs more. 414 past it.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Most header fields in one head; httparse needs a fixed array. 431 past it.
+pub const MAX_HEADERS: usize = 64;
+
+/// Longest chunk-size line (size, extensions) of a chunked body; extensions
+/// are ignored, so anything longer is an attack. 400 past it.
+pub const MAX_CHUNK_LINE_BYTES: usize = 1024;
+
+/// Time a client has to send a complete request head once it started one
+/// (slowloris defence). 408 and close past it.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time an idle keep-alive connection is kept open waiting for its next request.
+pub const IDLE_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Time a client may stall while sending a body or reading a reply before it is
+/// dropped, so a slow client never holds a worker for ever.
+pub const IO_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Open connections served at once. SPEC promises at least 10,000; past it a new
+/// connection gets a 503 and is closed instead of being queued.
+pub const MAX_CONNECTIONS: usize = 16 * 1024;
+
+/// Python/Rust handler threads. Handlers may block (slow uploads), so more than
+/// one; the GIL makes many pointless.
+pub const HANDLER_WORKERS: usize = 8;
+
+/// Requests waiting for a free handler thread before new ones get 503.
+pub const HANDLER_QUEUE: usize = 1024;
+
+/// Size of the body pieces handed to handlers; bounds memory per request
+/// together with [`BODY_CHANNEL_PIECES`].
+pub const BODY_PIECE_BYTES: usize = 64 * 1024;
+
+/// Body pieces buffered between the socket and a handler that reads slowly.
+pub const BODY_CHANNEL_PIECES: usize = 4;
+
+/// Response pieces buffered between a handler and a slow client.
+pub const RESPONSE_CHANNEL_PIECES: usize = 8;
+
+/// Unread request body the server will still read and discard after a reply
+/// to keep the connection alive; a larger leftover closes the connection.
+pub const MAX_DRAIN_BYTES: u64 = 256 * 1024;
+
+/// Time `close()` waits for running handlers to return before giving up on them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -1,0 +1,177 @@
+//! A fixed pool of handler threads fed by a bounded queue. Handlers block
+//! (they read bodies, they run Python), so they never run on the async
+//! runtime's threads.
+
+use std::cell::Cell;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+pub type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// How a worker thread lives and waits; the Python bindings attach the thread
+/// to the interpreter for its whole life and release the GIL while it waits.
+pub trait WorkerHooks: Send + Sync + 'static {
+    /// Runs the worker's whole life, `work`, on the new thread.
+    fn run(&self, work: &mut dyn FnMut()) {
+        work()
+    }
+    /// Wraps each wait for the next job.
+    fn wait(&self, wait: &mut (dyn FnMut() + Send)) {
+        wait()
+    }
+}
+
+/// Plain threads for Rust handlers.
+pub struct PlainThreads;
+impl WorkerHooks for PlainThreads {}
+
+static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The pool this thread works for (0: none), so `shutdown` never waits for itself.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+pub struct ThreadPool {
+    id: usize,
+    jobs: Mutex<Option<Sender<Job>>>,
+    closing: Arc<AtomicBool>,
+    exited: Receiver<()>,
+    workers: usize,
+}
+
+impl ThreadPool {
+    pub fn new(
+        name: &str,
+        workers: usize,
+        queue: usize,
+        hooks: Arc<dyn WorkerHooks>,
+    ) -> io::Result<ThreadPool> {
+        let id = NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed);
+        let (jobs_tx, jobs_rx) = bounded::<Job>(queue);
+        let (exited_tx, exited_rx) = bounded::<()>(workers);
+        let closing = Arc::new(AtomicBool::new(false));
+        for n in 0..workers {
+            let (jobs_rx, exited_tx) = (jobs_rx.clone(), exited_tx.clone());
+            let (hooks, closing) = (hooks.clone(), closing.clone());
+            thread::Builder::new()
+                .name(format!("{name}-{n}"))
+                .spawn(move || {
+                    CURRENT_POOL.with(|c| c.set(id));
+                    hooks.run(&mut || work(&*hooks, &jobs_rx, &closing));
+                    let _ = exited_tx.send(());
+                })?;
+        }
+        Ok(ThreadPool {
+            id,
+            jobs: Mutex::new(Some(jobs_tx)),
+            closing,
+            exited: exited_rx,
+            workers,
+        })
+    }
+
+    /// Queues a job; gives it back when the queue is full or the pool is closed.
+    pub fn execute(&self, job: Job) -> Result<(), Job> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        match jobs.as_ref() {
+            Some(tx) => tx.try_send(job).map_err(|e| match e {
+                TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+            }),
+            None => Err(job),
+        }
+    }
+
+    /// Drops queued jobs, lets running ones finish and waits up to `grace` for
+    /// the workers to exit. True when all did (a worker calling this is not waited for).
+    pub fn shutdown(&self, grace: Duration) -> bool {
+        self.closing.store(true, Ordering::SeqCst);
+        let Some(tx) = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return true;
+        };
+        drop(tx);
+        let own = usize::from(CURRENT_POOL.with(|c| c.get()) == self.id);
+        let deadline = Instant::now() + grace;
+        (own..self.workers).all(|_| {
+            self.exited
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .is_ok()
+        })
+    }
+}
+
+fn work(hooks: &dyn WorkerHooks, jobs: &Receiver<Job>, closing: &AtomicBool) {
+    loop {
+        let mut next = None;
+        hooks.wait(&mut || next = jobs.recv().ok());
+        let Some(job) = next else { return };
+        if closing.load(Ordering::SeqCst) {
+            continue;
+        }
+        if catch_unwind(AssertUnwindSafe(job)).is_err() {
+            log::error!(target: "uhttpd", "a request handler panicked; the request was answered 500");
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shutdown(Duration::ZERO);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn jobs_run_on_workers_and_a_full_queue_gives_the_job_back() {
+        let pool = ThreadPool::new("t", 1, 1, Arc::new(PlainThreads)).unwrap();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        assert!(pool
+            .execute(Box::new(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            }))
+            .is_ok());
+        started_rx.recv().unwrap();
+        assert!(pool.execute(Box::new(|| {})).is_ok(), "queue holds one");
+        assert!(pool.execute(Box::new(|| {})).is_err(), "queue full");
+        release_tx.send(()).unwrap();
+        assert!(pool.shutdown(Duration::from_secs(5)));
+        assert!(pool.execute(Box::new(|| {})).is_err(), "closed");
+    }
+
+    #[test]
+    fn a_panicking_job_does_not_kill_its_worker() {
+        let pool = ThreadPool::new("t", 1, 4, Arc::new(PlainThreads)).unwrap();
+        pool.execute(Box::new(|| panic!("boom"))).ok().unwrap();
+        let (tx, rx) = mpsc::channel();
+        pool.execute(Box::new(move || tx.send(7).unwrap()))
+            .ok()
+            .unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(7));
+    }
+
+    #[test]
+    fn shutdown_gives_up_on_a_stuck_worker_after_the_grace() {
+        let pool = ThreadPool::new("t", 1, 1, Arc::new(PlainThreads)).unwrap();
+        let (started_tx, started_rx) = mpsc::channel();
+        pool.execute(Box::new(move || {
+            started_tx.send(()).unwrap();
+            thread::sleep(Duration::from_millis(800));
+        }))
+        .ok()
+        .unwrap();
+        started_rx.recv().unwrap();
+        assert!(!pool.shutdown(Duration::from_millis(50)));
+    }
+}

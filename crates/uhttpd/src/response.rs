@@ -1,0 +1,327 @@
+//! Reply heads: what a handler may set (validated), and their encoding.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{Error, Result};
+
+/// Headers the server frames itself; a handler setting them could desynchronise the connection.
+const MANAGED_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "connection"];
+
+/// A status line's code and text, e.g. `404` / `"404 Not Found"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub code: u16,
+    line: Bytes,
+}
+
+impl Status {
+    pub const OK: u16 = 200;
+
+    /// The code with its standard reason phrase.
+    pub fn from_code(code: u16) -> Result<Status> {
+        if !(100..=599).contains(&code) {
+            return Err(Error::InvalidArgument(format!(
+                "status {code} is not an HTTP status (100..599)"
+            )));
+        }
+        let reason = http::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Unknown");
+        Ok(Status {
+            code,
+            line: Bytes::from(format!("{code} {reason}")),
+        })
+    }
+
+    /// A status line as a handler gives it (`"201 Created"`), or a bare code (`"201"`).
+    pub fn parse(text: &[u8]) -> Result<Status> {
+        let invalid = || {
+            Error::InvalidArgument(format!(
+                "status {:?} must start with a 3-digit code 100..599 and have no control characters",
+                String::from_utf8_lossy(text)
+            ))
+        };
+        let text = text.trim_ascii();
+        if text.len() < 3 || !text[..3].iter().all(u8::is_ascii_digit) {
+            return Err(invalid());
+        }
+        if text.len() > 3 && text[3] != b' ' || text.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return Err(invalid());
+        }
+        let code = text[..3]
+            .iter()
+            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+        if text.len() == 3 {
+            return Status::from_code(code);
+        }
+        if !(100..=599).contains(&code) {
+            return Err(invalid());
+        }
+        Ok(Status {
+            code,
+            line: Bytes::copy_from_slice(text),
+        })
+    }
+
+    pub fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// Replies with this status never carry a body (RFC 9110 §6.4.1).
+    pub fn forbids_body(&self) -> bool {
+        self.code < 200 || self.code == 204 || self.code == 304
+    }
+}
+
+impl Default for Status {
+    fn default() -> Status {
+        Status {
+            code: Status::OK,
+            line: Bytes::from_static(b"200 OK"),
+        }
+    }
+}
+
+/// Status, content type and extra headers of a reply.
+#[derive(Clone, Debug, Default)]
+pub struct ReplyHead {
+    pub status: Status,
+    /// `None` means the seed's default, `text/html`.
+    pub content_type: Option<Bytes>,
+    pub headers: Vec<(Bytes, Bytes)>,
+    /// Add `Access-Control-Allow-Origin: *` even if the server is not CORS.
+    pub allow_cors: bool,
+}
+
+impl ReplyHead {
+    pub fn new(status: Status) -> ReplyHead {
+        ReplyHead {
+            status,
+            ..ReplyHead::default()
+        }
+    }
+
+    pub fn with_content_type(mut self, mime: impl Into<Bytes>) -> Result<ReplyHead> {
+        let mime = mime.into();
+        check_value("content type", &mime)?;
+        self.content_type = Some(mime);
+        Ok(self)
+    }
+
+    /// Adds a header after checking it cannot break the reply's framing.
+    pub fn add_header(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
+        let (name, value) = (name.into(), value.into());
+        if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
+            return Err(Error::InvalidArgument(format!(
+                "header name {:?} is not an HTTP token",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+        if MANAGED_HEADERS
+            .iter()
+            .any(|m| m.as_bytes().eq_ignore_ascii_case(&name))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "header {:?} is set by the server",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+        check_value("header value", &value)?;
+        self.headers.push((name, value));
+        Ok(())
+    }
+}
+
+fn check_value(what: &str, value: &[u8]) -> Result<()> {
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(Error::InvalidArgument(format!(
+            "{what} {:?} contains a control character (CR, LF or NUL)",
+            String::from_utf8_lossy(value)
+        )));
+    }
+    Ok(())
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// How the body of a reply is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Length(u64),
+    Chunked,
+    /// HTTP/1.0 streaming and raw replies: the body ends when the connection closes.
+    UntilClose,
+}
+
+/// Connection-level facts the encoder needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wire {
+    pub keep_alive: bool,
+    pub http10: bool,
+    pub cors: bool,
+}
+
+pub(crate) fn encode_head(out: &mut BytesMut, head: &ReplyHead, framing: Framing, wire: Wire) {
+    out.put_slice(if wire.http10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
+    out.put_slice(head.status.line());
+    out.put_slice(b"\r\nServer: uhttpd\r\nDate: ");
+    put_date(out);
+    out.put_slice(b"\r\n");
+    if !head.status.forbids_body() || head.status.code == 304 {
+        out.put_slice(b"Content-Type: ");
+        out.put_slice(head.content_type.as_deref().unwrap_or(b"text/html"));
+        out.put_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length(_) if head.status.forbids_body() && head.status.code != 304 => {}
+        Framing::Length(n) => {
+            out.put_slice(b"Content-Length: ");
+            out.put_slice(n.to_string().as_bytes());
+            out.put_slice(b"\r\n");
+        }
+        Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::UntilClose => {}
+    }
+    if wire.cors || head.allow_cors {
+        out.put_slice(b"Access-Control-Allow-Origin: *\r\n");
+    }
+    let keep_alive = wire.keep_alive && framing != Framing::UntilClose;
+    match (keep_alive, wire.http10) {
+        (false, _) => out.put_slice(b"Connection: close\r\n"),
+        (true, true) => out.put_slice(b"Connection: keep-alive\r\n"),
+        (true, false) => {}
+    }
+    for (name, value) in &head.headers {
+        out.put_slice(name);
+        out.put_slice(b": ");
+        out.put_slice(value);
+        out.put_slice(b"\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// An HTTP date, formatted once per second per thread.
+fn put_date(out: &mut BytesMut) {
+    thread_local! {
+        static CACHED: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, httpdate::fmt_http_date(now));
+        }
+        out.put_slice(cached.1.as_bytes());
+    });
+}
+
+/// A server-made reply (404, 401, 500…) with a short plain-text body.
+pub(crate) fn error_reply(code: u16) -> (ReplyHead, Bytes) {
+    let status = Status::from_code(code).unwrap_or_default();
+    let body = Bytes::from(format!("{}\n", String::from_utf8_lossy(status.line())));
+    let mut head = ReplyHead::new(status);
+    head.content_type = Some(Bytes::from_static(b"text/plain; charset=utf-8"));
+    (head, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(head: &ReplyHead, framing: Framing, wire: Wire) -> String {
+        let mut out = BytesMut::new();
+        encode_head(&mut out, head, framing, wire);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    const KEEP: Wire = Wire {
+        keep_alive: true,
+        http10: false,
+        cors: false,
+    };
+
+    #[test]
+    fn int_status_gets_its_reason_phrase() {
+        assert_eq!(Status::from_code(404).unwrap().line(), b"404 Not Found");
+        assert_eq!(Status::from_code(299).unwrap().line(), b"299 Unknown");
+        assert!(Status::from_code(99).is_err());
+        assert!(Status::from_code(600).is_err());
+    }
+
+    #[test]
+    fn text_status_is_checked_but_kept() {
+        assert_eq!(Status::parse(b"201 Created").unwrap().code, 201);
+        assert_eq!(
+            Status::parse(b"418 Short and stout").unwrap().line(),
+            b"418 Short and stout"
+        );
+        assert_eq!(Status::parse(b"404").unwrap().line(), b"404 Not Found");
+        for bad in [
+            &b"OK"[..],
+            b"20 OK",
+            b"200OK",
+            b"200 OK\r\nX: y",
+            b"700 Nope",
+            b"",
+        ] {
+            assert!(Status::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn headers_that_frame_the_reply_or_inject_lines_are_refused() {
+        let mut head = ReplyHead::default();
+        assert!(head.add_header("X-Ok", "fine\tvalue").is_ok());
+        assert!(head.add_header("Content-Length", "5").is_err());
+        assert!(head.add_header("transfer-encoding", "chunked").is_err());
+        assert!(head.add_header("X-Bad", "a\r\nSet-Cookie: x").is_err());
+        assert!(head.add_header("Bad Name", "v").is_err());
+        assert!(head.add_header("", "v").is_err());
+        assert!(ReplyHead::default()
+            .with_content_type("text/plain\n")
+            .is_err());
+    }
+
+    #[test]
+    fn head_carries_framing_defaults_and_cors() {
+        let mut head = ReplyHead::new(Status::from_code(200).unwrap());
+        head.add_header("X-A", "1").unwrap();
+        let text = encoded(&head, Framing::Length(11), Wire { cors: true, ..KEEP });
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nServer: uhttpd\r\nDate: "));
+        assert!(text.contains("\r\nContent-Type: text/html\r\n"));
+        assert!(text.contains("\r\nContent-Length: 11\r\n"));
+        assert!(text.contains("\r\nAccess-Control-Allow-Origin: *\r\n"));
+        assert!(text.ends_with("\r\nX-A: 1\r\n\r\n"));
+        assert!(!text.contains("Connection"));
+    }
+
+    #[test]
+    fn no_content_has_no_length_and_http10_is_told_about_the_connection() {
+        let head = ReplyHead::new(Status::from_code(204).unwrap());
+        let text = encoded(&head, Framing::Length(0), KEEP);
+        assert!(!text.contains("Content-Length") && !text.contains("Content-Type"));
+        let ok = ReplyHead::default();
+        let http10 = Wire {
+            http10: true,
+            ..KEEP
+        };
+        assert!(encoded(&ok, Framing::Length(0), http10).contains("Connection: keep-alive"));
+        let streamed = encoded(&ok, Framing::UntilClose, http10);
+        assert!(streamed.starts_with("HTTP/1.0 200 OK") && streamed.contains("Connection: close"));
+        assert!(encoded(&ok, Framing::Chunked, KEEP).contains("Transfer-Encoding: chunked"));
+    }
+}

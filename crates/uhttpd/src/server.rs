@@ -1,0 +1,833 @@
+//! The one module that owns sockets: the accept loop, one task per
+//! connection, timeouts, and the bridge to handler threads. Protocol decisions
+//! come from the sans-IO [`crate::proto`] module.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{timeout, timeout_at, Instant};
+
+use crate::auth::{basic_matches, Auth, AuthDecision};
+use crate::config::{Config, Limits};
+use crate::error::{Error, Result};
+use crate::exchange::{self, BodyFailure, BodyMsg, ReplyEvent, Request, RequestInfo};
+use crate::limits;
+use crate::pool::{Job, ThreadPool, WorkerHooks};
+use crate::proto::{self, BodyDecoder, Decoded, HeadLimits, RequestHead, Version};
+use crate::response::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
+use crate::router::{Match, Router};
+use crate::Methods;
+
+/// Code that answers requests; runs on a handler thread, may block.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: Request);
+}
+
+impl<F> Handler for F
+where
+    F: Fn(Request) + Send + Sync + 'static,
+{
+    fn handle(&self, request: Request) {
+        self(request)
+    }
+}
+
+/// What a route leads to.
+#[derive(Clone)]
+pub enum Endpoint {
+    Handler(Arc<dyn Handler>),
+}
+
+/// Sent to a client over the connection cap, without reading its request.
+const OVERLOADED_REPLY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+
+/// Backlog of the listening socket: bursts of connects wait here, not in SYN retries.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Pause after a failed accept (out of file descriptors) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Read size for request heads; bodies read [`limits::BODY_PIECE_BYTES`] at a time.
+const HEAD_READ_BYTES: usize = 4096;
+
+/// Bodies up to this size go out in the same write as the head.
+const COALESCE_BODY_BYTES: usize = 16 * 1024;
+
+const CHALLENGE: &[u8] = b"Basic realm=\"uhttpd\", charset=\"UTF-8\"";
+
+struct Shared {
+    cors: bool,
+    auth: Auth,
+    limits: Limits,
+    router: RwLock<Router<Endpoint>>,
+    routes_frozen: AtomicBool,
+    pool: ThreadPool,
+    shutdown: watch::Sender<bool>,
+    connections: Arc<Semaphore>,
+}
+
+/// A running server. Dropping it closes it.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    runtime: Mutex<Option<Runtime>>,
+    listener_closed: Mutex<Option<std_mpsc::Receiver<()>>>,
+}
+
+impl Server {
+    /// Binds, starts the I/O threads and the handler pool, and returns at once.
+    pub fn start(config: Config, hooks: Arc<dyn WorkerHooks>) -> Result<Server> {
+        if config.workers == 0 || config.queue == 0 || config.io_threads == 0 {
+            return Err(Error::InvalidArgument(
+                "workers, queue and io_threads must be at least 1".into(),
+            ));
+        }
+        raise_open_file_limit();
+        let router = Router::new(config.route_slots)?;
+        let listener = bind(&config.host, config.port)?;
+        let local_addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.io_threads)
+            .thread_name("uhttpd-io")
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let pool = ThreadPool::new("uhttpd-worker", config.workers, config.queue, hooks)?;
+        let shared = Arc::new(Shared {
+            cors: config.cors,
+            auth: config.auth,
+            limits: config.limits,
+            router: RwLock::new(router),
+            routes_frozen: AtomicBool::new(false),
+            pool,
+            shutdown: watch::channel(false).0,
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+        });
+        let (closed_tx, closed_rx) = std_mpsc::channel();
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        runtime.spawn(accept_loop(listener, shared.clone(), closed_tx));
+        Ok(Server {
+            shared,
+            local_addr,
+            runtime: Mutex::new(Some(runtime)),
+            listener_closed: Mutex::new(Some(closed_rx)),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Registers a handler for `pattern` and `methods` (one slot per verb).
+    pub fn route(&self, pattern: &str, methods: Methods, handler: Arc<dyn Handler>) -> Result<()> {
+        if self.shared.routes_frozen.load(Ordering::SeqCst) {
+            return Err(Error::RoutesFrozen);
+        }
+        self.add_endpoint(
+            "route",
+            pattern,
+            methods,
+            methods.count(),
+            false,
+            Endpoint::Handler(handler),
+        )
+    }
+
+    /// Registers any endpoint; `label` and `slots` follow the seed's accounting.
+    pub fn add_endpoint(
+        &self,
+        label: &str,
+        pattern: &str,
+        methods: Methods,
+        slots: usize,
+        fallthrough: bool,
+        endpoint: Endpoint,
+    ) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::ServerClosed);
+        }
+        let mut router = self
+            .shared
+            .router
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        router.add(label, pattern, methods, slots, fallthrough, endpoint)
+    }
+
+    /// From now on `route()` refuses: the routes were given whole to the constructor.
+    pub fn freeze_routes(&self) {
+        self.shared.routes_frozen.store(true, Ordering::SeqCst);
+    }
+
+    /// The slot accounting, as shown in errors.
+    pub fn route_accounting(&self) -> String {
+        let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+        router.accounting()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        *self.shared.shutdown.borrow()
+    }
+
+    /// Stops accepting (the port is closed when this returns), drops every
+    /// connection and waits a bounded time for running handlers. Idempotent.
+    pub fn close(&self) {
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(runtime) = runtime else { return };
+        self.shared.shutdown.send_replace(true);
+        let closed = self
+            .listener_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(closed) = closed {
+            let _ = closed.recv_timeout(limits::SHUTDOWN_GRACE);
+        }
+        if !self.shared.pool.shutdown(limits::SHUTDOWN_GRACE) {
+            log::warn!(target: "uhttpd", "closed with request handlers still running");
+        }
+        runtime.shutdown_timeout(limits::SHUTDOWN_GRACE);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn bind(host: &str, port: u16) -> Result<std::net::TcpListener> {
+    let addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| Error::InvalidArgument(format!("host {host:?} has no address")))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // A restarted server must not wait for the old one's TIME_WAIT sockets.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // "::" serves IPv4 too where the OS allows it.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Lifts the soft open-file limit to the hard one: SPEC promises 10,000 connections.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, closed: std_mpsc::Sender<()>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => match shared.connections.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tokio::spawn(connection(stream, remote, shared.clone(), permit));
+                    }
+                    Err(_) => {
+                        // Never queue past the cap: answer without reading and close.
+                        let _ = stream.try_write(OVERLOADED_REPLY);
+                        log::warn!(target: "uhttpd", "{remote}: refused, {} connections open", shared.limits.max_connections);
+                    }
+                },
+                Err(e) => {
+                    log::warn!(target: "uhttpd", "accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let _ = closed.send(());
+}
+
+async fn connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let mut shutdown = shared.shutdown.subscribe();
+    let _ = stream.set_nodelay(true);
+    let conn = Connection {
+        shared: shared.clone(),
+        stream,
+        remote,
+        buf: BytesMut::new(),
+        out: BytesMut::new(),
+    };
+    tokio::select! {
+        _ = stopped(&mut shutdown) => {}
+        _ = conn.run() => {}
+    }
+}
+
+/// Whether the connection serves another request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+enum HeadError {
+    Refused(proto::ProtoError),
+    TimedOut,
+    Gone,
+}
+
+/// One request's progress, for framing and the access log.
+struct Exchange {
+    method: String,
+    target: String,
+    version: Version,
+    head_only: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    continue_sent: bool,
+    decoder: BodyDecoder,
+    status: u16,
+    bytes_out: u64,
+}
+
+impl Exchange {
+    fn new(head: &RequestHead) -> Exchange {
+        Exchange {
+            method: head.method.clone(),
+            target: head.target.clone(),
+            version: head.version,
+            head_only: head.method == "HEAD",
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+            continue_sent: false,
+            decoder: BodyDecoder::new(head.body),
+            status: 0,
+            bytes_out: 0,
+        }
+    }
+
+    fn wire(&self, cors: bool) -> Wire {
+        Wire {
+            keep_alive: self.keep_alive,
+            http10: self.version == Version::Http10,
+            cors,
+        }
+    }
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    buf: BytesMut,
+    out: BytesMut,
+}
+
+impl Connection {
+    async fn run(mut self) {
+        let mut first = true;
+        loop {
+            let head = match self.read_head(first).await {
+                Ok(Some(head)) => head,
+                Ok(None) | Err(HeadError::Gone) => return,
+                Err(HeadError::Refused(e)) => return self.refuse(e.status, e.reason).await,
+                Err(HeadError::TimedOut) => {
+                    return self.refuse(408, "request head timed out").await
+                }
+            };
+            first = false;
+            let mut x = Exchange::new(&head);
+            let next = self.serve(&mut x, head).await;
+            log::info!(
+                target: "uhttpd",
+                "{} \"{} {} {}\" {} {}",
+                self.remote,
+                x.method,
+                x.target,
+                if x.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+                x.status,
+                x.bytes_out
+            );
+            if next == Next::Close {
+                let _ = self.stream.shutdown().await;
+                return;
+            }
+        }
+    }
+
+    /// Reads one request head. `Ok(None)`: the client closed (or idled out) between requests.
+    async fn read_head(&mut self, first: bool) -> Result<Option<RequestHead>, HeadError> {
+        let limits = self.shared.limits;
+        let head_limits = HeadLimits {
+            max_head_bytes: limits.max_head_bytes,
+            max_uri_bytes: limits.max_uri_bytes,
+        };
+        if self.buf.is_empty() {
+            // Idle: hold no buffer while waiting, so idle connections stay cheap.
+            self.buf = BytesMut::new();
+            let wait = if first {
+                limits.header_timeout
+            } else {
+                limits.idle_timeout
+            };
+            match timeout(wait, self.stream.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Ok(None),
+            }
+        }
+        let deadline = Instant::now() + limits.header_timeout;
+        loop {
+            if !self.buf.is_empty() {
+                match proto::parse_head(&self.buf, &head_limits) {
+                    Ok(Some((head, used))) => {
+                        let _ = self.buf.split_to(used);
+                        return Ok(Some(head));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(HeadError::Refused(e)),
+                }
+            }
+            self.buf.reserve(HEAD_READ_BYTES);
+            match timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) if self.buf.is_empty() => return Ok(None),
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadError::Gone),
+                Ok(Ok(_)) => {}
+                Err(_) if self.buf.is_empty() => return Ok(None),
+                Err(_) => return Err(HeadError::TimedOut),
+            }
+        }
+    }
+
+    /// Answers a request that could not be parsed, and closes.
+    async fn refuse(mut self, status: u16, reason: &str) {
+        log::info!(target: "uhttpd", "{} refused: {status} {reason}", self.remote);
+        let (head, body) = error_reply(status);
+        let wire = Wire {
+            keep_alive: false,
+            http10: false,
+            cors: self.shared.cors,
+        };
+        self.out.clear();
+        encode_head(
+            &mut self.out,
+            &head,
+            Framing::Length(body.len() as u64),
+            wire,
+        );
+        self.out.extend_from_slice(&body);
+        let out = std::mem::take(&mut self.out);
+        let _ = self.write(&out).await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
+        if head.method == "OPTIONS" {
+            let reply = self.options_reply(&head);
+            return self.reply_and_finish(x, reply).await;
+        }
+        let Some(method) = Methods::from_token(&head.method) else {
+            return self.reply_and_finish(x, error_reply(501)).await;
+        };
+        if let Auth::Basic(expected) = &self.shared.auth {
+            if !basic_matches(expected, head.header("authorization")) {
+                return self.reply_and_finish(x, denial(401, true)).await;
+            }
+        }
+        let found = {
+            let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+            match router.find(head.path(), method, |_| true) {
+                Match::Found(route) => Ok(route.target.clone()),
+                Match::MethodNotAllowed(allowed) => Err(allowed),
+                Match::NotFound => Err(Methods::NONE),
+            }
+        };
+        match found {
+            Ok(Endpoint::Handler(handler)) => self.run_handler(x, head, method, handler).await,
+            Err(allowed) if allowed.is_empty() => self.reply_and_finish(x, error_reply(404)).await,
+            Err(allowed) => {
+                let (mut reply, body) = error_reply(405);
+                let _ = reply.add_header("Allow", allowed.allow_header());
+                self.reply_and_finish(x, (reply, body)).await
+            }
+        }
+    }
+
+    /// OPTIONS: the verbs routed for the path (CORS preflights included); never challenged.
+    fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
+        let allowed = {
+            let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+            if head.target == "*" {
+                router.all_methods()
+            } else {
+                router.allowed(head.path())
+            }
+        };
+        if allowed.is_empty() && head.target != "*" {
+            return error_reply(404);
+        }
+        let mut reply = ReplyHead::new(Status::from_code(204).unwrap_or_default());
+        let allow = allowed.allow_header();
+        let _ = reply.add_header("Allow", allow.clone());
+        if self.shared.cors {
+            let _ = reply.add_header("Access-Control-Allow-Methods", allow);
+            if let Some(asked) = head.header("access-control-request-headers") {
+                let _ = reply.add_header("Access-Control-Allow-Headers", asked.to_vec());
+            }
+            let _ = reply.add_header("Access-Control-Max-Age", "86400");
+        }
+        (reply, Bytes::new())
+    }
+
+    async fn reply_and_finish(
+        &mut self,
+        x: &mut Exchange,
+        (head, body): (ReplyHead, Bytes),
+    ) -> Next {
+        if self.write_full(x, &head, &body).await.is_err() {
+            return Next::Close;
+        }
+        self.finish(x).await
+    }
+
+    /// After the reply: skip what is left of the body if that is cheap, else close.
+    async fn finish(&mut self, x: &mut Exchange) -> Next {
+        if !x.decoder.is_done() && !self.drain_body(x).await {
+            x.keep_alive = false;
+        }
+        if x.keep_alive && !*self.shared.shutdown.borrow() {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn drain_body(&mut self, x: &mut Exchange) -> bool {
+        if x.expect_continue && !x.continue_sent {
+            // The client waits for our go-ahead; without it the body may never come.
+            return false;
+        }
+        let mut budget = self.shared.limits.max_drain_bytes;
+        loop {
+            match x.decoder.decode(&mut self.buf, usize::MAX) {
+                Ok(Decoded::Data(piece)) => match budget.checked_sub(piece.len() as u64) {
+                    Some(left) => budget = left,
+                    None => return false,
+                },
+                Ok(Decoded::Done) => return true,
+                Ok(Decoded::NeedMore) => {
+                    if !matches!(self.fill().await, Ok(n) if n > 0) {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Reads more bytes into `buf`, within the stall timeout.
+    async fn fill(&mut self) -> io::Result<usize> {
+        match timeout(
+            self.shared.limits.io_timeout,
+            read_more(&mut self.stream, &mut self.buf),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        match timeout(self.shared.limits.io_timeout, self.stream.write_all(data)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    async fn write_out(&mut self, x: &mut Exchange) -> io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        x.bytes_out += out.len() as u64;
+        let result = self.write(&out).await;
+        self.out = out;
+        self.out.clear();
+        result
+    }
+
+    async fn write_head(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        framing: Framing,
+    ) -> io::Result<()> {
+        x.status = head.status.code;
+        self.out.clear();
+        encode_head(&mut self.out, head, framing, x.wire(self.shared.cors));
+        self.write_out(x).await
+    }
+
+    async fn write_full(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        body: &[u8],
+    ) -> io::Result<()> {
+        x.status = head.status.code;
+        self.out.clear();
+        encode_head(
+            &mut self.out,
+            head,
+            Framing::Length(body.len() as u64),
+            x.wire(self.shared.cors),
+        );
+        let send_body = !x.head_only && !head.status.forbids_body();
+        if send_body && body.len() <= COALESCE_BODY_BYTES {
+            self.out.extend_from_slice(body);
+        }
+        self.write_out(x).await?;
+        if send_body && body.len() > COALESCE_BODY_BYTES {
+            x.bytes_out += body.len() as u64;
+            self.write(body).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_handler(
+        &mut self,
+        x: &mut Exchange,
+        head: RequestHead,
+        method: Methods,
+        handler: Arc<dyn Handler>,
+    ) -> Next {
+        let info = Arc::new(RequestInfo {
+            head,
+            remote: self.remote,
+            method,
+        });
+        let (request, ends) = exchange::channel(info);
+        let authenticator = match &self.shared.auth {
+            Auth::Custom(authenticator) => Some(authenticator.clone()),
+            _ => None,
+        };
+        let job: Job = Box::new(move || {
+            if let Some(authenticator) = authenticator {
+                if let AuthDecision::Deny(code) = authenticator.authenticate(request.info()) {
+                    return request.deny(code);
+                }
+            }
+            handler.handle(request);
+        });
+        if self.shared.pool.execute(job).is_err() {
+            log::warn!(target: "uhttpd", "all request handlers busy; answering 503");
+            let (mut reply, body) = error_reply(503);
+            let _ = reply.add_header("Retry-After", "1");
+            return self.reply_and_finish(x, (reply, body)).await;
+        }
+        let mut body_tx = Some(ends.body_tx);
+        let body_wanted = ends.body_wanted;
+        let mut reply_rx = ends.reply_rx;
+        let mut wanted = false;
+        let mut piece: Option<BodyMsg> = None;
+        let mut streaming: Option<Framing> = None;
+        loop {
+            let need_read = wanted && piece.is_none() && body_tx.is_some();
+            tokio::select! {
+                event = reply_rx.recv() => {
+                    let event = match event {
+                        Some(event) => event,
+                        None => match streaming {
+                            None => {
+                                log::error!(target: "uhttpd", "handler for {} returned without a reply; answering 500", x.target);
+                                ReplyEvent::Deny(500)
+                            }
+                            Some(Framing::Chunked) => ReplyEvent::ChunkEnd,
+                            Some(_) => return Next::Close,
+                        },
+                    };
+                    match self.relay(x, event, &mut streaming).await {
+                        Ok(true) => return self.finish(x).await,
+                        Ok(false) => {}
+                        Err(_) => return Next::Close,
+                    }
+                }
+                _ = body_wanted.notified(), if !wanted => {
+                    wanted = true;
+                    if x.expect_continue && !x.continue_sent {
+                        x.continue_sent = true;
+                        if self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                            return Next::Close;
+                        }
+                    }
+                    piece = self.decode_piece(x);
+                }
+                permit = reserve(&body_tx), if piece.is_some() => match permit {
+                    Some(permit) => {
+                        let msg = piece.take().unwrap_or(BodyMsg::End);
+                        let last = !matches!(msg, BodyMsg::Data(_));
+                        permit.send(msg);
+                        if last {
+                            body_tx = None;
+                        } else {
+                            piece = self.decode_piece(x);
+                        }
+                    }
+                    None => {
+                        // The handler dropped the request: nobody reads the body.
+                        body_tx = None;
+                        piece = None;
+                    }
+                },
+                read = timeout(self.shared.limits.io_timeout, read_more(&mut self.stream, &mut self.buf)), if need_read => {
+                    piece = match read {
+                        Ok(Ok(n)) if n > 0 => self.decode_piece(x),
+                        Ok(_) => Some(BodyMsg::Failed(BodyFailure::ClientGone)),
+                        Err(_) => Some(BodyMsg::Failed(BodyFailure::TimedOut)),
+                    };
+                    if matches!(piece, Some(BodyMsg::Failed(_))) {
+                        x.keep_alive = false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode_piece(&mut self, x: &mut Exchange) -> Option<BodyMsg> {
+        match x.decoder.decode(&mut self.buf, limits::BODY_PIECE_BYTES) {
+            Ok(Decoded::Data(piece)) => Some(BodyMsg::Data(piece)),
+            Ok(Decoded::Done) => Some(BodyMsg::End),
+            Ok(Decoded::NeedMore) => None,
+            Err(e) => {
+                x.keep_alive = false;
+                Some(BodyMsg::Failed(BodyFailure::Malformed(e)))
+            }
+        }
+    }
+
+    /// Writes one reply event. `Ok(true)` when the reply is complete.
+    async fn relay(
+        &mut self,
+        x: &mut Exchange,
+        event: ReplyEvent,
+        streaming: &mut Option<Framing>,
+    ) -> io::Result<bool> {
+        match event {
+            ReplyEvent::Full(head, body) => {
+                self.write_full(x, &head, &body).await?;
+                Ok(true)
+            }
+            ReplyEvent::Deny(code) => {
+                let challenge = code == 401 && matches!(self.shared.auth, Auth::Basic(_));
+                let (head, body) = denial(code, challenge);
+                self.write_full(x, &head, &body).await?;
+                Ok(true)
+            }
+            ReplyEvent::ChunkStart(head) => {
+                let framing = if x.version == Version::Http10 {
+                    x.keep_alive = false;
+                    Framing::UntilClose
+                } else {
+                    Framing::Chunked
+                };
+                *streaming = Some(framing);
+                self.write_head(x, &head, framing).await?;
+                Ok(false)
+            }
+            ReplyEvent::Chunk(data) => {
+                if !x.head_only {
+                    self.out.clear();
+                    if *streaming == Some(Framing::Chunked) {
+                        proto::encode_chunk(&data, &mut self.out);
+                    } else {
+                        self.out.extend_from_slice(&data);
+                    }
+                    self.write_out(x).await?;
+                }
+                Ok(false)
+            }
+            ReplyEvent::ChunkEnd => {
+                if !x.head_only && *streaming == Some(Framing::Chunked) {
+                    x.bytes_out += proto::LAST_CHUNK.len() as u64;
+                    self.write(proto::LAST_CHUNK).await?;
+                }
+                Ok(true)
+            }
+            ReplyEvent::Raw(data) => {
+                *streaming = Some(Framing::UntilClose);
+                x.keep_alive = false;
+                if x.status == 0 {
+                    x.status = raw_status(&data);
+                }
+                x.bytes_out += data.len() as u64;
+                self.write(&data).await?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A refusal reply; 401 from Basic auth carries the challenge.
+fn denial(code: u16, challenge: bool) -> (ReplyHead, Bytes) {
+    let (mut head, body) = error_reply(code);
+    if challenge {
+        let _ = head.add_header("WWW-Authenticate", CHALLENGE);
+    }
+    (head, body)
+}
+
+/// The status code of a raw reply, for the access log (0 if it has none).
+fn raw_status(data: &[u8]) -> u16 {
+    let code = data.get(9..12).filter(|_| data.starts_with(b"HTTP/"));
+    code.and_then(|c| std::str::from_utf8(c).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn reserve(tx: &Option<mpsc::Sender<BodyMsg>>) -> Option<mpsc::OwnedPermit<BodyMsg>> {
+    match tx {
+        Some(tx) => tx.clone().reserve_owned().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once the server is closing.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    buf.reserve(limits::BODY_PIECE_BYTES);
+    stream.read_buf(buf).await
+}

@@ -1,0 +1,371 @@
+"""Shared fixtures and helpers for the uhttpd test suite.
+
+Every server is made with ``port=0`` and ``host='127.0.0.1'``; every socket
+operation is bounded by a timeout so a misbehaving server fails a test instead
+of hanging the suite.
+"""
+
+import http.client
+import logging
+import socket
+import threading
+import time
+
+import pytest
+
+import uhttpd
+
+HOST = "127.0.0.1"
+TIMEOUT = 5.0
+
+
+# --------------------------------------------------------------------------
+# servers
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Factory: ``server(**kw)`` makes a Server on a free local port.
+
+    All servers made through it are closed at teardown.
+    """
+    made = []
+
+    def make(*args, **kw):
+        if not args:
+            kw.setdefault("port", 0)
+        kw.setdefault("host", HOST)
+        kw.setdefault("root", str(tmp_path))
+        srv = uhttpd.Server(*args, **kw)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.close()
+
+
+def url(srv, path="/"):
+    """The http URL of ``path`` on ``srv``."""
+    return "http://%s:%d%s" % (HOST, srv.port(), path)
+
+
+def port_of(srv_or_port):
+    return srv_or_port if isinstance(srv_or_port, int) else srv_or_port.port()
+
+
+# --------------------------------------------------------------------------
+# http.client
+
+
+class Reply:
+    """A parsed HTTP response."""
+
+    def __init__(self, version, status, reason, headers, body, raw_body=b"", head=b""):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.header_list = headers  # [(lower-case name, value str)]
+        self.body = body
+        self.raw_body = raw_body
+        self.head = head
+
+    def header(self, name):
+        """First value of header ``name`` (case-insensitive) or None."""
+        name = name.lower()
+        for k, v in self.header_list:
+            if k == name:
+                return v
+        return None
+
+    def header_all(self, name):
+        name = name.lower()
+        return [v for k, v in self.header_list if k == name]
+
+    @property
+    def headers(self):
+        return dict(self.header_list)
+
+    def __repr__(self):
+        return "<Reply %s %s %r headers=%r body=%r>" % (
+            self.status,
+            self.reason,
+            self.version,
+            self.header_list,
+            self.body[:200],
+        )
+
+
+def request(srv, method="GET", path="/", body=None, headers=None, timeout=TIMEOUT):
+    """One request with http.client on a fresh connection; returns a Reply."""
+    conn = http.client.HTTPConnection(HOST, port_of(srv), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = [(k.lower(), v) for k, v in resp.getheaders()]
+        version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(resp.version, str(resp.version))
+        return Reply(version, resp.status, resp.reason, hdrs, data)
+    finally:
+        conn.close()
+
+
+def get(srv, path="/", **kw):
+    return request(srv, "GET", path, **kw)
+
+
+def tokens(value):
+    """'GET, HEAD,OPTIONS' -> {'GET', 'HEAD', 'OPTIONS'}"""
+    assert value is not None, "header missing"
+    return {t.strip() for t in value.split(",") if t.strip()}
+
+
+# --------------------------------------------------------------------------
+# raw sockets
+
+
+class Conn:
+    """A raw client connection with a small HTTP/1.x response parser."""
+
+    def __init__(self, srv_or_port, timeout=TIMEOUT):
+        self.sock = socket.create_connection((HOST, port_of(srv_or_port)), timeout=timeout)
+        self.buf = b""
+
+    # plumbing -------------------------------------------------------------
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by server; buffered: %r" % self.buf[:300])
+        self.buf += chunk
+
+    def read_line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_until_close(self):
+        """Everything until the server closes (socket timeout raises)."""
+        out = self.buf
+        self.buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    def closed_by_peer(self, timeout=3.0):
+        """True if the server closes the connection within ``timeout`` s
+        (any unread bytes are discarded)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    # HTTP -----------------------------------------------------------------
+    def read_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].decode("latin-1").partition(" ")
+        code, _, reason = rest.partition(" ")
+        headers = []
+        for line in lines[1:]:
+            name, _, value = line.decode("latin-1").partition(":")
+            headers.append((name.strip().lower(), value.strip()))
+        return version, int(code), reason, headers, head
+
+    def read_response(self, method="GET"):
+        """Reads one response (a 1xx interim response is returned on its own)."""
+        version, status, reason, headers, head = self.read_head()
+        reply = Reply(version, status, reason, headers, b"", b"", head)
+        if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
+            return reply
+        te = (reply.header("transfer-encoding") or "").lower()
+        cl = reply.header("content-length")
+        if "chunked" in te:
+            raw = b""
+            body = b""
+            while True:
+                line = self.read_line()
+                raw += line + b"\r\n"
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    # trailers until empty line
+                    while True:
+                        t = self.read_line()
+                        raw += t + b"\r\n"
+                        if t == b"":
+                            break
+                    break
+                data = self.read_exact(size)
+                crlf = self.read_exact(2)
+                assert crlf == b"\r\n", "bad chunk framing: %r" % crlf
+                raw += data + b"\r\n"
+                body += data
+            reply.body, reply.raw_body = body, raw
+        elif cl is not None:
+            reply.body = reply.raw_body = self.read_exact(int(cl))
+        else:
+            reply.body = reply.raw_body = self.read_until_close()
+        return reply
+
+    def final_response(self, method="GET"):
+        """Skips interim 1xx responses."""
+        while True:
+            r = self.read_response(method)
+            if r.status >= 200:
+                return r
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw(srv_or_port, data, method=None, timeout=TIMEOUT):
+    """Sends ``data`` on a fresh connection and returns the first final response."""
+    if isinstance(data, str):
+        data = data.encode("latin-1")
+    if method is None:
+        method = data.split(b" ", 1)[0].decode("latin-1")
+    with Conn(srv_or_port, timeout=timeout) as c:
+        c.send(data)
+        return c.final_response(method)
+
+
+def raw_until_close(srv_or_port, data, timeout=TIMEOUT):
+    """Sends ``data`` and returns every byte until the server closes."""
+    with Conn(srv_or_port, timeout=timeout) as c:
+        c.send(data)
+        return c.read_until_close()
+
+
+def refuses_connections(port, timeout=2.0):
+    """True when nothing accepts connections on the port any more."""
+    try:
+        s = socket.create_connection((HOST, port), timeout=timeout)
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    except OSError:
+        return True
+    s.close()
+    return False
+
+
+# --------------------------------------------------------------------------
+# handlers
+
+
+class Recorder:
+    """A route callback that counts calls and answers 'ok'."""
+
+    def __init__(self, body="ok", **write_kw):
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.body = body
+        self.write_kw = write_kw
+        self.paths = []
+
+    def __call__(self, req):
+        with self.lock:
+            self.calls += 1
+            self.paths.append(req.path())
+        req.write(self.body, **self.write_kw)
+
+
+def capture(fn):
+    """Runs fn(); returns ('ok', result) or (exception type, message)."""
+    try:
+        return ("ok", fn())
+    except Exception as e:  # noqa: BLE001 - we report whatever was raised
+        return (type(e), str(e))
+
+
+# --------------------------------------------------------------------------
+# logging
+
+
+class LogCollector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+        self.cond = threading.Condition()
+
+    def emit(self, record):
+        with self.cond:
+            self.records.append(record)
+            self.cond.notify_all()
+
+    @staticmethod
+    def text(record):
+        """Message plus formatted traceback, if any."""
+        out = record.getMessage()
+        if record.exc_info:
+            out += "\n" + logging.Formatter().formatException(record.exc_info)
+        if getattr(record, "exc_text", None):
+            out += "\n" + record.exc_text
+        if getattr(record, "stack_info", None):
+            out += "\n" + record.stack_info
+        return out
+
+    def matching(self, pred):
+        with self.cond:
+            return [r for r in self.records if pred(r)]
+
+    def wait_for(self, pred, timeout=3.0, count=1):
+        """Waits until at least ``count`` records satisfy pred; returns them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [r for r in self.records if pred(r)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return found
+                self.cond.wait(left)
+
+
+@pytest.fixture
+def uhttpd_log():
+    """Collects every record of the 'uhttpd' logger (level DEBUG)."""
+    logger = logging.getLogger("uhttpd")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    collector = LogCollector()
+    logger.addHandler(collector)
+    try:
+        yield collector
+    finally:
+        logger.removeHandler(collector)
+        logger.setLevel(old_level)
