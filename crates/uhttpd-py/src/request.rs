@@ -211,7 +211,7 @@ impl Request {
     }
 
     /// Reads the body: all of it, or at most `len` bytes when `len` >= 0.
-    #[pyo3(signature = (len=-1))]
+    #[pyo3(signature = (len=-1), text_signature = "(self, /, len=-1)")]
     fn read<'py>(&self, py: Python<'py>, len: i64) -> PyResult<Bound<'py, PyBytes>> {
         let max = usize::try_from(len).ok();
         let data = self.with_exchange(py, |x| Ok(x.read_to_end(max)?))?;

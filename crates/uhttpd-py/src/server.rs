@@ -312,7 +312,7 @@ impl uhttpd::Handler for NotBuilt {
 #[pymethods]
 impl Server {
     #[new]
-    #[pyo3(signature = (port=80, acl=AUTH_OPEN, cors=false, routes=None, auth=None, events=0, *, host="0.0.0.0".to_string(), root=None, ext=None, workers=None))]
+    #[pyo3(signature = (port=80, acl=AUTH_OPEN, cors=false, routes=None, auth=None, events=0, *, host="0.0.0.0".to_string(), root=None, ext=None, workers=None), text_signature = "(port=80, acl=0, cors=False, routes=None, auth=None, events=0, *, host='0.0.0.0', root=None, ext=None, workers=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
