@@ -267,16 +267,21 @@ def _misuse(server, steps):
     """Runs the steps (callables on req) in a handler; returns outcomes and the reply."""
     srv = server()
     outcomes = []
+    done = threading.Event()
 
     def handler(req):
-        for step in steps:
-            outcomes.append(capture(lambda: step(req)))
+        try:
+            for step in steps:
+                outcomes.append(capture(lambda: step(req)))
+        finally:
+            done.set()
 
     srv.route("/m", uhttpd.GET, handler)
     data = None
     with Conn(srv) as c:
         c.send(b"GET /m HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         data = c.read_until_close()
+    assert done.wait(5), "handler did not return"
     return [o[0] for o in outcomes], data
 
 

@@ -1,13 +1,20 @@
 //! The one mapping from engine errors to Python exceptions.
 
-use pyo3::exceptions::{PyConnectionResetError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyConnectionResetError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
 use uhttpd::Error;
 
 pub fn to_pyerr(error: Error) -> PyErr {
     let message = error.to_string();
     match error {
-        Error::Io(io) => io.into(),
+        // OSError(errno, text) picks the subclass and sets `errno`, as Python's own calls do.
+        Error::Io(io) => match io.raw_os_error() {
+            Some(code) => {
+                let suffix = format!(" (os error {code})");
+                PyOSError::new_err((code, message.trim_end_matches(&suffix).to_string()))
+            }
+            None => io.into(),
+        },
         Error::InvalidArgument(_)
         | Error::InvalidPattern { .. }
         | Error::Shadowed { .. }

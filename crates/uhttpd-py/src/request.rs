@@ -96,25 +96,22 @@ pub fn to_bytes(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(text) = data.cast::<PyString>() {
         return Ok(Bytes::from_owner(PyBackedStr::try_from(text.clone())?));
     }
-    match data.extract::<PyBackedBytes>() {
-        Ok(bytes) => Ok(Bytes::from_owner(bytes)),
-        Err(_) => {
-            // Any other buffer (memoryview, array): let Python copy it.
-            let copied = data
-                .py()
-                .get_type::<PyBytes>()
-                .call1((data,))
-                .map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "expected str or a bytes-like object, got {}",
-                        type_name(data)
-                    ))
-                })?;
-            Ok(Bytes::from_owner(PyBackedBytes::from(
-                copied.cast_into::<PyBytes>()?,
-            )))
-        }
-    }
+    // Any other buffer (bytearray, memoryview, array); never ints or lists,
+    // which `bytes()` would turn into zeros or bytes.
+    let copied = data
+        .py()
+        .get_type::<pyo3::types::PyMemoryView>()
+        .call1((data,))
+        .and_then(|view| view.call_method0("tobytes"))
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected str or a bytes-like object, got {}",
+                type_name(data)
+            ))
+        })?;
+    Ok(Bytes::from_owner(PyBackedBytes::from(
+        copied.cast_into::<PyBytes>()?,
+    )))
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -56,8 +56,9 @@ impl uhttpd::Handler for PyHandler {
             let exchange = request.get().take_exchange(py);
             if let Err(err) = outcome {
                 log_exception(py, request.get().describe(), &err);
-                if let Some(exchange) = exchange.filter(|x| !x.replied()) {
-                    exchange.deny(500);
+                // Unanswered: 500. Half answered: cut, so it cannot pass for complete.
+                if let Some(exchange) = exchange {
+                    exchange.fail();
                 }
             }
         });
@@ -106,7 +107,8 @@ fn log_exception(py: Python<'_>, what: impl std::fmt::Display, err: &PyErr) {
         .and_then(|logging| logging.call_method1("getLogger", ("uhttpd",)))
         .and_then(|logger| {
             let kwargs = PyDict::new(py);
-            kwargs.set_item("exc_info", err.value(py))?;
+            let exc_info = (err.get_type(py), err.value(py), err.traceback(py));
+            kwargs.set_item("exc_info", exc_info)?;
             logger.call_method(
                 "error",
                 ("%s raised an exception", what.to_string()),
@@ -139,8 +141,8 @@ fn check_callable(callback: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
     }
 }
 
-fn methods_from(bits: u32) -> PyResult<Methods> {
-    match Methods::from_bits(bits) {
+fn methods_from(bits: i64) -> PyResult<Methods> {
+    match u32::try_from(bits).ok().and_then(Methods::from_bits) {
         Some(methods) if !methods.is_empty() => Ok(methods),
         _ => Err(PyValueError::new_err(format!(
             "methods {bits} is not a combination of uhttpd.GET, POST, DELETE, PUT and PATCH"
@@ -149,7 +151,7 @@ fn methods_from(bits: u32) -> PyResult<Methods> {
 }
 
 /// A route given to the constructor: `(url, methods, callback)`.
-type RouteSpec = (String, u32, Py<PyAny>);
+type RouteSpec = (String, i64, Py<PyAny>);
 
 /// What `routes=` says: the slot count, and the routes when it is an iterable.
 struct RouteTable {
@@ -178,12 +180,17 @@ fn parse_routes(routes: Option<&Bound<'_, PyAny>>) -> PyResult<RouteTable> {
         PyTypeError::new_err("routes must be an int or an iterable of (url, methods, callback)")
     })? {
         let item = item?;
-        let (url, bits, callback): (String, u32, Bound<'_, PyAny>) =
-            item.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "each route must be (url, methods, callback), got {item}"
-                ))
-            })?;
+        let fields: Vec<Bound<'_, PyAny>> = match item.try_iter() {
+            Ok(fields) => fields.collect::<PyResult<_>>()?,
+            Err(_) => Vec::new(),
+        };
+        let [url, bits, callback] = <[_; 3]>::try_from(fields).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "each route must be (url, methods, callback), got {item}"
+            ))
+        })?;
+        let url: String = url.extract()?;
+        let bits: i64 = bits.extract()?;
         check_callable(&callback, "a route callback")?;
         methods_from(bits)?;
         table.push((url, bits, callback.unbind()));
@@ -255,7 +262,7 @@ impl Server {
         &self,
         py: Python<'_>,
         url: &str,
-        bits: u32,
+        bits: i64,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         check_callable(callback, "callback")?;
@@ -442,7 +449,7 @@ impl Server {
         &self,
         py: Python<'_>,
         url: &str,
-        methods: u32,
+        methods: i64,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         self.register(py, url, methods, callback)

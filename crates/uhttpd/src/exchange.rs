@@ -73,6 +73,8 @@ pub(crate) enum ReplyEvent {
     Raw(Bytes),
     /// A refusal decided before the handler ran (custom authentication).
     Deny(u16),
+    /// The handler failed after starting a streamed reply: close without ending it.
+    Abort,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,6 +240,18 @@ impl Request {
             self.reply = ReplyState::Done;
             let _ = self.emit(ReplyEvent::Deny(status));
         }
+    }
+
+    /// The handler failed: a 500 if nothing was sent, else the connection is
+    /// cut so a half-sent reply never looks complete.
+    pub fn fail(mut self) {
+        let event = match self.reply {
+            ReplyState::Fresh => ReplyEvent::Deny(500),
+            ReplyState::Chunked | ReplyState::Raw => ReplyEvent::Abort,
+            ReplyState::Done => return,
+        };
+        self.reply = ReplyState::Done;
+        let _ = self.emit(event);
     }
 
     /// True once a reply was started.

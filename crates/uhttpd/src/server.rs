@@ -755,6 +755,7 @@ impl Connection {
                 self.write_full(x, &head, &body).await?;
                 Ok(true)
             }
+            ReplyEvent::Abort => Err(io::ErrorKind::ConnectionAborted.into()),
             ReplyEvent::ChunkStart(head) => {
                 let framing = if x.version == Version::Http10 {
                     x.keep_alive = false;
