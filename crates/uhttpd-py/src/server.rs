@@ -7,7 +7,11 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
-use uhttpd::{Auth, AuthDecision, Config, Endpoint, Methods, RequestInfo};
+use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
+use uhttpd::{
+    AclDecision, Auth, AuthDecision, Config, Endpoint, FileServer, Methods, Receiver, RequestInfo,
+    VirtualPath,
+};
 
 use crate::errors::IntoPyResult;
 use crate::logging;
@@ -86,6 +90,41 @@ impl uhttpd::Authenticator for PyAuthenticator {
     }
 }
 
+/// The seed's `file_acl(cb)`: an ACL_* grant, an int >= 400 as the answer,
+/// anything else 403; an exception is a 500, never a grant.
+struct PyFileAcl {
+    callback: Py<PyAny>,
+}
+
+impl uhttpd::FileAcl for PyFileAcl {
+    fn check(&self, path: &str) -> AclDecision {
+        Python::attach(|py| match self.callback.call1(py, (path,)) {
+            Ok(verdict) => acl_verdict(verdict.bind(py)),
+            Err(err) => {
+                log_exception(py, format!("the file_acl callback for {path}"), &err);
+                AclDecision::Deny(500)
+            }
+        })
+    }
+}
+
+fn acl_verdict(verdict: &Bound<'_, PyAny>) -> AclDecision {
+    if !verdict.is_instance_of::<PyInt>() || verdict.is_instance_of::<pyo3::types::PyBool>() {
+        return AclDecision::Deny(403);
+    }
+    match verdict.extract::<i64>() {
+        Ok(bits)
+            if [ACL_RO, ACL_WO, ACL_RW]
+                .iter()
+                .any(|&g| i64::from(g) == bits) =>
+        {
+            AclDecision::Grant(bits as u8)
+        }
+        Ok(code) if (400..=599).contains(&code) => AclDecision::Deny(code as u16),
+        _ => AclDecision::Deny(403),
+    }
+}
+
 fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
     if verdict.is_instance_of::<PyInt>() && !verdict.is_instance_of::<pyo3::types::PyBool>() {
         return match verdict.extract::<u16>() {
@@ -123,6 +162,8 @@ fn log_exception(py: Python<'_>, what: impl std::fmt::Display, err: &PyErr) {
 #[pyclass(module = "uhttpd", weakref)]
 pub struct Server {
     engine: Option<Arc<uhttpd::Server>>,
+    /// `Server(ext=...)` was given: `serve(ext=True)` and `receive(extonly=True)` need it.
+    has_ext: bool,
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
     pending_routes: Vec<RouteSpec>,
@@ -306,6 +347,23 @@ impl Server {
     }
 }
 
+/// A URL prefix: `""` or `/name` without a trailing slash.
+fn url_prefix(prefix: Option<&str>) -> PyResult<String> {
+    match prefix {
+        None => Ok(String::new()),
+        Some(p) if p.starts_with('/') => Ok(p.trim_end_matches('/').to_string()),
+        Some(p) => Err(PyValueError::new_err(format!(
+            "prefix must start with '/', got {p:?}"
+        ))),
+    }
+}
+
+fn device_path(path: &str, what: &str) -> PyResult<VirtualPath> {
+    VirtualPath::from_device(path).map_err(|e| {
+        PyValueError::new_err(format!("{what} {path:?} is not a valid device path: {e:?}"))
+    })
+}
+
 /// Endpoint of a registered feature that this build does not serve yet: 501.
 struct NotBuilt(String);
 
@@ -370,10 +428,13 @@ impl Server {
         let auth = parse_auth(py, acl, auth, &link)?;
         let table = parse_routes(routes)?;
         logging::start(py);
+        let has_ext = ext.is_some();
         let config = Config {
             host,
             port,
             cors,
+            root: canonical,
+            ext,
             route_slots: table.slots,
             auth,
             workers,
@@ -392,6 +453,7 @@ impl Server {
         drop(live);
         Ok(Server {
             engine: Some(engine),
+            has_ext,
             link,
             pending_routes: table.given.unwrap_or_default(),
             callbacks: Mutex::new(Vec::new()),
@@ -455,7 +517,7 @@ impl Server {
         self.register(py, url, methods, callback)
     }
 
-    /// The file server on `<prefix>/*` (one slot).
+    /// The file server: GET and HEAD on `<prefix>/*` (one slot).
     #[pyo3(signature = (prefix=None, base=None, dirs=true, ext=false))]
     fn serve(
         &self,
@@ -464,14 +526,97 @@ impl Server {
         dirs: bool,
         ext: bool,
     ) -> PyResult<()> {
-        let _ = (base, dirs, ext);
-        if let Some(prefix) = prefix.filter(|p| !p.starts_with('/')) {
-            return Err(PyValueError::new_err(format!(
-                "prefix must start with '/', got {prefix:?}"
-            )));
+        let prefix = url_prefix(prefix)?;
+        let base = match base {
+            Some(base) if base.starts_with('/') => Some(device_path(base, "base")?),
+            Some(base) => {
+                return Err(PyValueError::new_err(format!(
+                    "base must start with '/', got {base:?}"
+                )))
+            }
+            None => None,
+        };
+        if ext && !self.has_ext {
+            return Err(PyValueError::new_err(
+                "serve(ext=True) needs the external storage mount: Server(ext='/sd')",
+            ));
         }
-        let pattern = format!("{}/*", prefix.unwrap_or("").trim_end_matches('/'));
-        self.reserve("serve", &pattern, Methods::GET, 1, false)
+        let pattern = format!("{prefix}/*");
+        let files = FileServer {
+            prefix,
+            base,
+            dirs,
+            try_ext: ext,
+        };
+        self.engine()?
+            .add_endpoint(
+                "serve",
+                &pattern,
+                Methods::GET,
+                1,
+                false,
+                Endpoint::Files(Arc::new(files)),
+            )
+            .py()
+    }
+
+    /// The file receiver: POST and PUT (and DELETE with `delete=True`) on
+    /// `<prefix>/*`, or on `prefix` itself when not `dynamic`.
+    #[pyo3(signature = (dynamic=true, prefix=None, extonly=false, delete=false))]
+    fn receive(
+        &self,
+        dynamic: bool,
+        prefix: Option<&str>,
+        extonly: bool,
+        delete: bool,
+    ) -> PyResult<()> {
+        if !dynamic && prefix.is_none() {
+            return Err(PyValueError::new_err(
+                "receive(dynamic=False) needs prefix, the endpoint that takes uploads",
+            ));
+        }
+        if extonly && !self.has_ext {
+            return Err(PyValueError::new_err(
+                "receive(extonly=True) needs the external storage mount: Server(ext='/sd')",
+            ));
+        }
+        let prefix = url_prefix(prefix)?;
+        let pattern = if dynamic {
+            format!("{prefix}/*")
+        } else {
+            prefix.clone()
+        };
+        let mut methods = Methods::POST | Methods::PUT;
+        if delete {
+            methods |= Methods::DELETE;
+        }
+        let receiver = Receiver {
+            prefix,
+            dynamic,
+            extonly,
+        };
+        let slots = 1 + usize::from(delete);
+        self.engine()?
+            .add_endpoint(
+                "receive",
+                &pattern,
+                methods,
+                slots,
+                false,
+                Endpoint::Receiver(Arc::new(receiver)),
+            )
+            .py()
+    }
+
+    /// Sets the callback asked before every file read, listing, write, mkdir and delete.
+    fn file_acl(&self, py: Python<'_>, cb: &Bound<'_, PyAny>) -> PyResult<()> {
+        check_callable(cb, "file_acl callback")?;
+        let acl = PyFileAcl {
+            callback: cb.clone().unbind(),
+        };
+        self.engine()?.set_file_acl(Some(Arc::new(acl)));
+        self.remember(py, cb);
+        Ok(())
     }
 
     /// The REPL over WebSocket at `url` (one slot).

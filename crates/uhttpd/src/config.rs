@@ -1,5 +1,6 @@
 //! Server settings; every default is a named constant from [`crate::limits`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::Auth;
@@ -16,6 +17,10 @@ pub struct Config {
     /// Route slots, the OPTIONS slot included (the seed's `routes`, default 8).
     pub route_slots: usize,
     pub auth: Auth,
+    /// Host directory playing the device's `/` for every file feature.
+    pub root: PathBuf,
+    /// Device path where external storage is mounted (`/sd`), if any.
+    pub ext: Option<String>,
     /// Handler threads.
     pub workers: usize,
     /// Requests waiting for a handler thread before 503.
@@ -35,6 +40,8 @@ pub struct Limits {
     pub io_timeout: Duration,
     pub max_connections: usize,
     pub max_drain_bytes: u64,
+    /// Largest accepted upload; `None` for no limit (413 past it).
+    pub max_upload_bytes: Option<u64>,
 }
 
 /// The seed's default number of route slots.
@@ -50,6 +57,7 @@ impl Default for Limits {
             io_timeout: limits::IO_STALL_TIMEOUT,
             max_connections: limits::MAX_CONNECTIONS,
             max_drain_bytes: limits::MAX_DRAIN_BYTES,
+            max_upload_bytes: None,
         }
     }
 }
@@ -62,6 +70,8 @@ impl Default for Config {
             cors: false,
             route_slots: DEFAULT_ROUTE_SLOTS,
             auth: Auth::Open,
+            root: PathBuf::from("."),
+            ext: None,
             workers: limits::HANDLER_WORKERS,
             queue: limits::HANDLER_QUEUE,
             io_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),

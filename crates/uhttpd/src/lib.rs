@@ -14,10 +14,13 @@
 //! # Ok::<(), uhttpd::Error>(())
 //! ```
 
+pub mod acl;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod exchange;
+pub mod files;
+pub mod fs;
 pub mod limits;
 pub mod method;
 pub mod pool;
@@ -26,12 +29,17 @@ pub mod query;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod upload;
 
+pub use acl::{Access, AclDecision, FileAcl};
 pub use auth::{Auth, AuthDecision, Authenticator};
 pub use config::{Config, Limits};
 pub use error::{Error, Result};
 pub use exchange::{Request, RequestInfo};
+pub use files::FileServer;
+pub use fs::{DeviceFs, VirtualPath};
 pub use method::Methods;
 pub use pool::{PlainThreads, WorkerHooks};
 pub use response::{ReplyHead, Status};
 pub use server::{Endpoint, Handler, Server};
+pub use upload::Receiver;

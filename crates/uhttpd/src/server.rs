@@ -4,27 +4,32 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::acl::{Access, FileAcl};
 use crate::auth::{basic_matches, Auth, AuthDecision};
 use crate::config::{Config, Limits};
 use crate::error::{Error, Result};
 use crate::exchange::{self, BodyFailure, BodyMsg, ReplyEvent, Request, RequestInfo};
+use crate::files::{FileServer, Outcome};
+use crate::fs::{DeviceFs, VirtualPath};
 use crate::limits;
 use crate::pool::{Job, ThreadPool, WorkerHooks};
-use crate::proto::{self, BodyDecoder, Decoded, HeadLimits, RequestHead, Version};
+use crate::proto::{self, BodyDecoder, BodyKind, Decoded, HeadLimits, RequestHead, Version};
 use crate::response::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
 use crate::router::{Match, Router};
+use crate::upload::{self, PendingUpload, Receiver};
 use crate::Methods;
 
 /// Code that answers requests; runs on a handler thread, may block.
@@ -45,6 +50,10 @@ where
 #[derive(Clone)]
 pub enum Endpoint {
     Handler(Arc<dyn Handler>),
+    /// `serve()`: GET and HEAD.
+    Files(Arc<FileServer>),
+    /// `receive()`: POST, PUT and DELETE.
+    Receiver(Arc<Receiver>),
 }
 
 /// Sent to a client over the connection cap, without reading its request.
@@ -63,6 +72,13 @@ const HEAD_READ_BYTES: usize = 4096;
 /// Bodies up to this size go out in the same write as the head.
 const COALESCE_BODY_BYTES: usize = 16 * 1024;
 
+/// Largest single sendfile(2) call, so one big download cannot starve the
+/// other connections of the same I/O thread.
+const SENDFILE_CHUNK: u64 = 1 << 20;
+
+/// Internal status for "the client went away": nothing is answered.
+const CLIENT_GONE: u16 = 499;
+
 const CHALLENGE: &[u8] = b"Basic realm=\"uhttpd\", charset=\"UTF-8\"";
 
 struct Shared {
@@ -72,6 +88,8 @@ struct Shared {
     router: RwLock<Router<Endpoint>>,
     routes_frozen: AtomicBool,
     pool: ThreadPool,
+    fs: DeviceFs,
+    file_acl: RwLock<Option<Arc<dyn FileAcl>>>,
     shutdown: watch::Sender<bool>,
     connections: Arc<Semaphore>,
 }
@@ -94,6 +112,7 @@ impl Server {
         }
         raise_open_file_limit();
         let router = Router::new(config.route_slots)?;
+        let fs = DeviceFs::new(&config.root, config.ext.as_deref())?;
         let listener = bind(&config.host, config.port)?;
         let local_addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -110,6 +129,8 @@ impl Server {
             router: RwLock::new(router),
             routes_frozen: AtomicBool::new(false),
             pool,
+            fs,
+            file_acl: RwLock::new(None),
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         });
@@ -169,6 +190,20 @@ impl Server {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         router.add(label, pattern, methods, slots, fallthrough, endpoint)
+    }
+
+    /// Sets (or with `None` removes) the callback asked before every file access.
+    pub fn set_file_acl(&self, acl: Option<Arc<dyn FileAcl>>) {
+        *self
+            .shared
+            .file_acl
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = acl;
+    }
+
+    /// The device filesystem (root and external storage mount).
+    pub fn device_fs(&self) -> &DeviceFs {
+        &self.shared.fs
     }
 
     /// From now on `route()` refuses: the routes were given whole to the constructor.
@@ -476,14 +511,288 @@ impl Connection {
                 Match::NotFound => Err(Methods::NONE),
             }
         };
-        match found {
-            Ok(Endpoint::Handler(handler)) => self.run_handler(x, head, method, handler).await,
-            Err(allowed) if allowed.is_empty() => self.reply_and_finish(x, error_reply(404)).await,
+        let endpoint = match found {
+            Ok(endpoint) => endpoint,
+            Err(allowed) if allowed.is_empty() => {
+                return self.reply_and_finish(x, error_reply(404)).await
+            }
             Err(allowed) => {
                 let (mut reply, body) = error_reply(405);
                 let _ = reply.add_header("Allow", allowed.allow_header());
-                self.reply_and_finish(x, (reply, body)).await
+                return self.reply_and_finish(x, (reply, body)).await;
             }
+        };
+        let info = Arc::new(RequestInfo {
+            head,
+            remote: self.remote,
+            method,
+        });
+        match endpoint {
+            Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
+            Endpoint::Files(files) => match self.authenticate(&info).await {
+                Ok(()) => self.serve_files(x, info, files).await,
+                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+            },
+            Endpoint::Receiver(receiver) => match self.authenticate(&info).await {
+                Ok(()) => self.receive(x, info, receiver).await,
+                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+            },
+        }
+    }
+
+    /// AUTH_CUSTOM for endpoints that are not handlers (those check it on their thread).
+    async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
+        let Auth::Custom(authenticator) = &self.shared.auth else {
+            return Ok(());
+        };
+        let (authenticator, info) = (authenticator.clone(), info.clone());
+        match on_pool(&self.shared, move || authenticator.authenticate(&info)).await {
+            Some(AuthDecision::Allow) => Ok(()),
+            Some(AuthDecision::Deny(code)) => Err(code),
+            None => Err(503),
+        }
+    }
+
+    fn denial(&self, code: u16) -> (ReplyHead, Bytes) {
+        denial(
+            code,
+            code == 401 && matches!(self.shared.auth, Auth::Basic(_)),
+        )
+    }
+
+    async fn serve_files(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        files: Arc<FileServer>,
+    ) -> Next {
+        let shared = self.shared.clone();
+        let decided = tokio::task::spawn_blocking(move || {
+            files.decide(&shared.fs, &info.head, &|vpath, access| {
+                file_acl(&shared, vpath, access)
+            })
+        })
+        .await;
+        let outcome = decided.unwrap_or(Outcome::Refused(500));
+        let reply = match outcome {
+            Outcome::File(file) => {
+                let mut head = ReplyHead::new(
+                    Status::from_code(if file.partial { 206 } else { 200 }).unwrap_or_default(),
+                );
+                head.content_type = Some(Bytes::from(file.mime.clone()));
+                let _ = head.add_header("Last-Modified", file.validators.last_modified.clone());
+                let _ = head.add_header("ETag", file.validators.etag.clone());
+                let _ = head.add_header("Accept-Ranges", "bytes");
+                if file.partial {
+                    let end = file.start + file.len - 1;
+                    let _ = head.add_header(
+                        "Content-Range",
+                        format!("bytes {}-{end}/{}", file.start, file.total),
+                    );
+                }
+                if file.gzip {
+                    let _ = head.add_header("Content-Encoding", "gzip");
+                }
+                if file.vary {
+                    let _ = head.add_header("Vary", "Accept-Encoding");
+                }
+                if self
+                    .write_head(x, &head, Framing::Length(file.len))
+                    .await
+                    .is_err()
+                {
+                    return Next::Close;
+                }
+                if !x.head_only
+                    && self
+                        .send_file(x, &file.file, file.start, file.len)
+                        .await
+                        .is_err()
+                {
+                    return Next::Close;
+                }
+                return self.finish(x).await;
+            }
+            Outcome::NotModified(validators) => {
+                let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
+                let _ = head.add_header("ETag", validators.etag);
+                let _ = head.add_header("Last-Modified", validators.last_modified);
+                (head, Bytes::new())
+            }
+            Outcome::Listing(document) => {
+                let head = ReplyHead {
+                    content_type: Some(Bytes::from_static(b"application/json")),
+                    ..ReplyHead::default()
+                };
+                (head, document)
+            }
+            Outcome::Redirect(location) => {
+                let (mut head, body) = error_reply(301);
+                let _ = head.add_header("Location", location);
+                (head, body)
+            }
+            Outcome::RangeNotSatisfiable(total) => {
+                let (mut head, body) = error_reply(416);
+                let _ = head.add_header("Content-Range", format!("bytes */{total}"));
+                (head, body)
+            }
+            Outcome::Refused(code) => error_reply(code),
+        };
+        self.reply_and_finish(x, reply).await
+    }
+
+    /// Streams `len` bytes of `file` from `start` with sendfile(2): the kernel
+    /// copies page cache to socket, the process never touches the bytes.
+    async fn send_file(
+        &mut self,
+        x: &mut Exchange,
+        file: &std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let (socket_fd, file_fd) = (self.stream.as_raw_fd(), file.as_raw_fd());
+        let end = start + len;
+        let mut offset = libc::off_t::try_from(start).map_err(|_| io::ErrorKind::InvalidInput)?;
+        while (offset as u64) < end {
+            let count = (end - offset as u64).min(SENDFILE_CHUNK) as usize;
+            let stream = &self.stream;
+            let sent = timeout(self.shared.limits.io_timeout, async {
+                loop {
+                    stream.writable().await?;
+                    let result = stream.try_io(Interest::WRITABLE, || {
+                        // SAFETY: both descriptors are open for the call; offset is ours.
+                        let n = unsafe { libc::sendfile(socket_fd, file_fd, &mut offset, count) };
+                        if n < 0 {
+                            Err(io::Error::last_os_error())
+                        } else {
+                            Ok(n as u64)
+                        }
+                    });
+                    match result {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        other => return other,
+                    }
+                }
+            })
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+            if sent == 0 {
+                // The file shrank under us: the promised length cannot be kept.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            x.bytes_out += sent;
+        }
+        Ok(())
+    }
+
+    async fn receive(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        receiver: Arc<Receiver>,
+    ) -> Next {
+        let target = match receiver.target(&self.shared.fs, &info.head) {
+            Ok(target) => target,
+            Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
+        };
+        let shared = self.shared.clone();
+        if info.method == Methods::DELETE {
+            let force = crate::query::first(info.query(), b"force")
+                .is_some_and(|v| v == crate::query::QueryValue::Bytes(b"1".to_vec()));
+            let code = blocking(move || {
+                file_acl(&shared, &target, Access::Write)?;
+                let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
+                upload::delete(&host, target.is_dir(), force)
+            })
+            .await;
+            return self.reply_and_finish(x, status_reply(code)).await;
+        }
+        if target.is_dir() {
+            let code = blocking(move || {
+                file_acl(&shared, &target, Access::Write)?;
+                let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
+                upload::make_dir(&host)
+            })
+            .await;
+            return self.reply_and_finish(x, status_reply(code)).await;
+        }
+        if let (Some(max), BodyKind::Length(n)) =
+            (self.shared.limits.max_upload_bytes, info.head.body)
+        {
+            if n > max {
+                return self.reply_and_finish(x, error_reply(413)).await;
+            }
+        }
+        let pending = blocking(move || {
+            file_acl(&shared, &target, Access::Write)?;
+            let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
+            PendingUpload::begin(&host)
+        })
+        .await;
+        let code = match pending {
+            Ok(pending) => self.stream_upload(x, pending).await,
+            Err(code) => Err(code),
+        };
+        match code {
+            Ok(code) => self.reply_and_finish(x, status_reply(Ok(code))).await,
+            Err(CLIENT_GONE) => Next::Close,
+            // The body was not read to its end: answer, then close.
+            Err(code) => {
+                x.keep_alive = false;
+                self.reply_and_finish(x, error_reply(code)).await
+            }
+        }
+    }
+
+    /// Copies the body into `pending` through a bounded channel to a disk
+    /// writer, so socket reads and disk writes overlap in bounded memory.
+    async fn stream_upload(
+        &mut self,
+        x: &mut Exchange,
+        pending: PendingUpload,
+    ) -> Result<u16, u16> {
+        self.send_continue(x).await.map_err(|_| CLIENT_GONE)?;
+        let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(limits::BODY_CHANNEL_PIECES);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut pending = pending;
+            while let Some(piece) = rx.blocking_recv() {
+                match piece {
+                    Some(data) => pending.write(&data)?,
+                    None => return pending.commit(),
+                }
+            }
+            // The sender went away before the end: dropping removes the temp file.
+            Err(CLIENT_GONE)
+        });
+        let max = self.shared.limits.max_upload_bytes.unwrap_or(u64::MAX);
+        let mut received = 0u64;
+        let fed = loop {
+            match x.decoder.decode(&mut self.buf, limits::BODY_PIECE_BYTES) {
+                Ok(Decoded::Data(piece)) => {
+                    received += piece.len() as u64;
+                    if received > max {
+                        break Err(413);
+                    }
+                    if tx.send(Some(piece)).await.is_err() {
+                        break Ok(()); // the writer failed; its status follows
+                    }
+                }
+                Ok(Decoded::Done) => {
+                    let _ = tx.send(None).await;
+                    break Ok(());
+                }
+                Ok(Decoded::NeedMore) => match self.fill().await {
+                    Ok(n) if n > 0 => {}
+                    Ok(_) | Err(_) => break Err(CLIENT_GONE),
+                },
+                Err(e) => break Err(e.status),
+            }
+        };
+        drop(tx);
+        let written = writer.await.unwrap_or(Err(500));
+        match fed {
+            Err(code) => Err(code),
+            Ok(()) => written,
         }
     }
 
@@ -559,6 +868,15 @@ impl Connection {
         }
     }
 
+    /// The go-ahead an `Expect: 100-continue` client waits for, once.
+    async fn send_continue(&mut self, x: &mut Exchange) -> io::Result<()> {
+        if x.expect_continue && !x.continue_sent {
+            x.continue_sent = true;
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        Ok(())
+    }
+
     /// Reads more bytes into `buf`, within the stall timeout.
     async fn fill(&mut self) -> io::Result<usize> {
         match timeout(
@@ -629,15 +947,9 @@ impl Connection {
     async fn run_handler(
         &mut self,
         x: &mut Exchange,
-        head: RequestHead,
-        method: Methods,
+        info: Arc<RequestInfo>,
         handler: Arc<dyn Handler>,
     ) -> Next {
-        let info = Arc::new(RequestInfo {
-            head,
-            remote: self.remote,
-            method,
-        });
         let (request, ends) = exchange::channel(info);
         let authenticator = match &self.shared.auth {
             Auth::Custom(authenticator) => Some(authenticator.clone()),
@@ -686,11 +998,8 @@ impl Connection {
                 }
                 _ = body_wanted.notified(), if !wanted => {
                     wanted = true;
-                    if x.expect_continue && !x.continue_sent {
-                        x.continue_sent = true;
-                        if self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                            return Next::Close;
-                        }
+                    if self.send_continue(x).await.is_err() {
+                        return Next::Close;
                     }
                     piece = self.decode_piece(x);
                 }
@@ -750,8 +1059,7 @@ impl Connection {
                 Ok(true)
             }
             ReplyEvent::Deny(code) => {
-                let challenge = code == 401 && matches!(self.shared.auth, Auth::Basic(_));
-                let (head, body) = denial(code, challenge);
+                let (head, body) = self.denial(code);
                 self.write_full(x, &head, &body).await?;
                 Ok(true)
             }
@@ -797,6 +1105,59 @@ impl Connection {
                 Ok(false)
             }
         }
+    }
+}
+
+/// Runs `f` on the handler pool (where Python may run) and waits for it;
+/// `None` when the pool is saturated or closing.
+async fn on_pool<T: Send + 'static>(
+    shared: &Shared,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared
+        .pool
+        .execute(Box::new(move || {
+            let _ = tx.send(f());
+        }))
+        .ok()?;
+    rx.await.ok()
+}
+
+/// Asks the file ACL, from a blocking thread, on the handler pool.
+fn file_acl(shared: &Shared, vpath: &VirtualPath, access: Access) -> Result<(), u16> {
+    let acl = shared
+        .file_acl
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let Some(acl) = acl else { return Ok(()) };
+    let path = vpath.to_string();
+    let (tx, rx) = std_mpsc::sync_channel(1);
+    shared
+        .pool
+        .execute(Box::new(move || {
+            let _ = tx.send(acl.check(&path));
+        }))
+        .map_err(|_| 503u16)?;
+    rx.recv().map_err(|_| 503u16)?.permits(access)
+}
+
+/// Runs disk work on the blocking pool; a panic there is a 500.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, u16> + Send + 'static,
+) -> Result<T, u16> {
+    tokio::task::spawn_blocking(f).await.unwrap_or(Err(500))
+}
+
+/// The reply for a status from the file features (204 has no body).
+fn status_reply(code: Result<u16, u16>) -> (ReplyHead, Bytes) {
+    let code = code.unwrap_or_else(|e| e);
+    let (head, body) = error_reply(code);
+    if code == 204 {
+        (head, Bytes::new())
+    } else {
+        (head, body)
     }
 }
 

@@ -1,0 +1,67 @@
+//! The seed's `file_acl`: a callback asked before every file read or write.
+
+/// Read-only, write-only and read-write grants (the Python `ACL_*` values).
+pub const ACL_RO: u8 = 1;
+pub const ACL_WO: u8 = 2;
+pub const ACL_RW: u8 = ACL_RO | ACL_WO;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A file read or a directory listing.
+    Read,
+    /// An upload, a mkdir or a delete.
+    Write,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclDecision {
+    /// `ACL_RO`, `ACL_WO` or `ACL_RW`.
+    Grant(u8),
+    /// Answer with this status (an int >= 400 from the callback; 403 for
+    /// anything unexpected; 500 when the callback failed).
+    Deny(u16),
+}
+
+impl AclDecision {
+    /// Ok when the grant covers `access`; else the status to answer with.
+    pub fn permits(self, access: Access) -> Result<(), u16> {
+        let needed = match access {
+            Access::Read => ACL_RO,
+            Access::Write => ACL_WO,
+        };
+        match self {
+            AclDecision::Grant(bits) if bits & needed != 0 => Ok(()),
+            AclDecision::Grant(_) => Err(403),
+            AclDecision::Deny(code) => Err(code),
+        }
+    }
+}
+
+/// Asked with the device path (directories end with `/`); may block.
+pub trait FileAcl: Send + Sync + 'static {
+    fn check(&self, path: &str) -> AclDecision;
+}
+
+impl<F> FileAcl for F
+where
+    F: Fn(&str) -> AclDecision + Send + Sync + 'static,
+{
+    fn check(&self, path: &str) -> AclDecision {
+        self(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_cover_only_their_access() {
+        assert_eq!(AclDecision::Grant(ACL_RO).permits(Access::Read), Ok(()));
+        assert_eq!(AclDecision::Grant(ACL_RO).permits(Access::Write), Err(403));
+        assert_eq!(AclDecision::Grant(ACL_WO).permits(Access::Read), Err(403));
+        assert_eq!(AclDecision::Grant(ACL_RW).permits(Access::Write), Ok(()));
+        assert_eq!(AclDecision::Grant(0).permits(Access::Read), Err(403));
+        assert_eq!(AclDecision::Deny(451).permits(Access::Read), Err(451));
+    }
+}

@@ -1,0 +1,402 @@
+//! The file server (`serve`): first decide an [`Outcome`] from the request and
+//! the disk, then the connection renders it. Deciding blocks (disk, ACL
+//! callback), so the connection runs it on the blocking pool.
+
+use std::fs::{File, Metadata};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::acl::Access;
+use crate::fs::{DeviceFs, PathError, VirtualPath};
+use crate::proto::RequestHead;
+
+/// Suffix of an upload's temporary file; never listed or served.
+pub const TEMP_SUFFIX: &str = ".uhttpd-tmp";
+
+/// A `serve(prefix, base, dirs, ext)` registration.
+#[derive(Clone, Debug)]
+pub struct FileServer {
+    /// `""` or `"/fs"`: the URL part removed before resolving.
+    pub prefix: String,
+    /// Device directory prepended to what is left (the seed's `base`).
+    pub base: Option<VirtualPath>,
+    /// Answer `dir/` with the seed's JSON listing.
+    pub dirs: bool,
+    /// Try the external storage mount first (the seed's `ext=True`).
+    pub try_ext: bool,
+}
+
+/// What to answer.
+#[derive(Debug)]
+pub enum Outcome {
+    File(FileReply),
+    NotModified(Validators),
+    /// The seed's JSON directory document.
+    Listing(Bytes),
+    /// `dir` asked without its slash: go to `dir/`.
+    Redirect(String),
+    RangeNotSatisfiable(u64),
+    Refused(u16),
+}
+
+/// An open file and which bytes of it to send.
+#[derive(Debug)]
+pub struct FileReply {
+    pub file: File,
+    pub mime: String,
+    /// First byte and byte count to send.
+    pub start: u64,
+    pub len: u64,
+    /// Size of the whole file (for `Content-Range`).
+    pub total: u64,
+    pub partial: bool,
+    pub gzip: bool,
+    /// A `.gz` twin exists, so the reply depends on `Accept-Encoding`.
+    pub vary: bool,
+    pub validators: Validators,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: String,
+    pub last_modified: String,
+}
+
+impl Validators {
+    fn of(meta: &Metadata) -> Validators {
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let nanos = modified
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Validators {
+            etag: format!("\"{:x}-{:x}\"", meta.len(), nanos),
+            last_modified: httpdate::fmt_http_date(modified),
+        }
+    }
+}
+
+/// A file found on disk, with its gzip twin if any.
+struct Found {
+    vpath: VirtualPath,
+    plain: Option<(PathBuf, Metadata)>,
+    gz: Option<(PathBuf, Metadata)>,
+}
+
+enum Located {
+    Dir(VirtualPath, PathBuf),
+    File(Box<Found>),
+}
+
+impl FileServer {
+    /// Decides the answer to a GET/HEAD. `acl` is asked about the device path
+    /// actually served (directories with a trailing `/`).
+    pub fn decide(
+        &self,
+        fs: &DeviceFs,
+        head: &RequestHead,
+        acl: &dyn Fn(&VirtualPath, Access) -> Result<(), u16>,
+    ) -> Outcome {
+        let rest = head.path().strip_prefix(&self.prefix).unwrap_or("/");
+        let requested = match VirtualPath::from_url(rest) {
+            Ok(vpath) => vpath,
+            Err(PathError::Hostile(_)) => return Outcome::Refused(400),
+            Err(PathError::NotFound) => return Outcome::Refused(404),
+        };
+        let resolved = match &self.base {
+            Some(base) => requested.within(base),
+            None => requested.clone(),
+        };
+        let ext_first = fs
+            .ext()
+            .filter(|_| self.try_ext)
+            .map(|ext| resolved.within(ext));
+        let located = ext_first
+            .into_iter()
+            .chain(std::iter::once(resolved))
+            .find_map(|candidate| locate(fs, candidate));
+        match located {
+            None => Outcome::Refused(404),
+            Some(Located::Dir(vpath, host)) => {
+                if !requested.is_dir() {
+                    return Outcome::Redirect(redirect_target(head));
+                }
+                if !self.dirs {
+                    return Outcome::Refused(404);
+                }
+                if let Err(code) = acl(&vpath, Access::Read) {
+                    return Outcome::Refused(code);
+                }
+                self.listing(fs, &requested, &host)
+            }
+            Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
+            Some(Located::File(found)) => {
+                if let Err(code) = acl(&found.vpath, Access::Read) {
+                    return Outcome::Refused(code);
+                }
+                serve_file(*found, head)
+            }
+        }
+    }
+
+    fn listing(&self, fs: &DeviceFs, requested: &VirtualPath, host: &std::path::Path) -> Outcome {
+        let Ok(entries) = std::fs::read_dir(host) else {
+            return Outcome::Refused(404);
+        };
+        let dir_vpath = match &self.base {
+            Some(base) => requested.within(base),
+            None => requested.clone(),
+        };
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.ends_with(TEMP_SUFFIX) {
+                continue;
+            }
+            // Symlinks that leave root are not shown (and would not be served).
+            let Ok(child) = VirtualPath::from_device(&format!("{dir_vpath}{name}")) else {
+                continue;
+            };
+            let Ok(child_host) = fs.resolve(&child) else {
+                continue;
+            };
+            match std::fs::metadata(&child_host) {
+                Ok(meta) if meta.is_dir() => dirs.push(name),
+                Ok(meta) => files.push((name, meta.len())),
+                Err(_) => continue,
+            }
+        }
+        dirs.sort();
+        files.sort();
+        let mut list = Vec::with_capacity(dirs.len() + files.len() + 1);
+        if !requested.is_root() {
+            list.push(json!({"path": "..", "type": "directory", "size": 0}));
+        }
+        list.extend(
+            dirs.into_iter()
+                .map(|name| json!({"path": name, "type": "directory", "size": 0})),
+        );
+        list.extend(
+            files
+                .into_iter()
+                .map(|(name, size)| json!({"path": name, "type": "file", "size": size})),
+        );
+        let path = format!("{}{}", self.prefix, requested);
+        let document = json!({"path": path, "list": list});
+        Outcome::Listing(Bytes::from(document.to_string()))
+    }
+}
+
+/// Finds `candidate` on disk: a directory, a file, or only its `.gz` twin.
+fn locate(fs: &DeviceFs, candidate: VirtualPath) -> Option<Located> {
+    let host = fs.resolve(&candidate).ok()?;
+    let plain = std::fs::metadata(&host).ok();
+    if let Some(meta) = &plain {
+        if meta.is_dir() {
+            return Some(Located::Dir(candidate.as_dir(), host));
+        }
+    }
+    let gz = candidate.file_name().and_then(|_| {
+        let twin = VirtualPath::from_device(&format!("{candidate}.gz")).ok()?;
+        let twin_host = fs.resolve(&twin).ok()?;
+        let meta = std::fs::metadata(&twin_host).ok()?;
+        meta.is_file().then_some((twin_host, meta))
+    });
+    let plain = plain.filter(Metadata::is_file).map(|meta| (host, meta));
+    if plain.is_none() && gz.is_none() {
+        return None;
+    }
+    Some(Located::File(Box::new(Found {
+        vpath: candidate,
+        plain,
+        gz,
+    })))
+}
+
+fn serve_file(found: Found, head: &RequestHead) -> Outcome {
+    let accepts_gzip = accepts_gzip(head);
+    let vary = found.gz.is_some();
+    let (host, meta, gzip) = match (found.plain, found.gz) {
+        (_, Some((host, meta))) if accepts_gzip => (host, meta, true),
+        (Some((host, meta)), _) => (host, meta, false),
+        (None, _) => return Outcome::Refused(404),
+    };
+    let validators = Validators::of(&meta);
+    if not_modified(head, &validators, &meta) {
+        return Outcome::NotModified(validators);
+    }
+    let Ok(file) = File::open(&host) else {
+        return Outcome::Refused(404);
+    };
+    let total = meta.len();
+    let range = match range_of(head, &validators) {
+        Some(spec) => match spec.resolve(total) {
+            Some(range) => Some(range),
+            None => return Outcome::RangeNotSatisfiable(total),
+        },
+        None => None,
+    };
+    let (start, len) = range.unwrap_or((0, total));
+    let mime = mime_guess::from_path(found.vpath.file_name().unwrap_or(""))
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string();
+    Outcome::File(FileReply {
+        file,
+        mime,
+        start,
+        len,
+        total,
+        partial: range.is_some(),
+        gzip,
+        vary,
+        validators,
+    })
+}
+
+fn accepts_gzip(head: &RequestHead) -> bool {
+    let Some(value) = head.header("accept-encoding") else {
+        return false;
+    };
+    String::from_utf8_lossy(value).split(',').any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0))
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
+/// If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+fn not_modified(head: &RequestHead, validators: &Validators, meta: &Metadata) -> bool {
+    if let Some(tags) = head.header("if-none-match") {
+        let tags = String::from_utf8_lossy(tags);
+        let ours = validators.etag.trim_start_matches("W/");
+        return tags
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours);
+    }
+    let Some(since) = head
+        .header("if-modified-since")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+    else {
+        return false;
+    };
+    let modified = meta.modified().unwrap_or(SystemTime::now());
+    let modified_secs = modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let since_secs = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    modified_secs <= since_secs
+}
+
+/// A single byte range as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RangeSpec {
+    From(u64, Option<u64>),
+    Suffix(u64),
+}
+
+impl RangeSpec {
+    /// `(start, len)` within a file of `total` bytes, or None when unsatisfiable.
+    fn resolve(self, total: u64) -> Option<(u64, u64)> {
+        match self {
+            RangeSpec::From(start, _) if start >= total => None,
+            RangeSpec::From(start, end) => {
+                let end = end.map_or(total - 1, |e| e.min(total - 1));
+                Some((start, end - start + 1))
+            }
+            RangeSpec::Suffix(0) => None,
+            RangeSpec::Suffix(n) => {
+                let len = n.min(total);
+                (total > 0).then_some((total - len, len))
+            }
+        }
+    }
+}
+
+/// The request's single `bytes=` range, unless If-Range says the file changed.
+/// Malformed or multiple ranges are ignored (the whole file is sent), as RFC 9110 allows.
+fn range_of(head: &RequestHead, validators: &Validators) -> Option<RangeSpec> {
+    let value = std::str::from_utf8(head.header("range")?).ok()?.trim();
+    if let Some(if_range) = head.header("if-range") {
+        let if_range = String::from_utf8_lossy(if_range);
+        let if_range = if_range.trim();
+        if if_range != validators.etag && if_range != validators.last_modified {
+            return None;
+        }
+    }
+    parse_range(value)
+}
+
+fn parse_range(value: &str) -> Option<RangeSpec> {
+    let spec = value.strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (first.trim().is_empty(), last.trim().is_empty()) {
+        (true, false) => Some(RangeSpec::Suffix(number(last)?)),
+        (false, true) => Some(RangeSpec::From(number(first)?, None)),
+        (false, false) => {
+            let (start, end) = (number(first)?, number(last)?);
+            (start <= end).then_some(RangeSpec::From(start, Some(end)))
+        }
+        (true, true) => None,
+    }
+}
+
+/// `Location` for a directory asked without its slash: the same path with it,
+/// query kept.
+fn redirect_target(head: &RequestHead) -> String {
+    let query = head.query();
+    if query.is_empty() {
+        format!("{}/", head.path())
+    } else {
+        format!("{}/?{}", head.path(), query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_and_resolve_like_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9"), Some(RangeSpec::From(0, Some(9))));
+        assert_eq!(parse_range("bytes=5-"), Some(RangeSpec::From(5, None)));
+        assert_eq!(parse_range("bytes=-3"), Some(RangeSpec::Suffix(3)));
+        for ignored in [
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=5-2",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=+1-2",
+        ] {
+            assert_eq!(parse_range(ignored), None, "{ignored}");
+        }
+        assert_eq!(RangeSpec::From(0, Some(9)).resolve(5), Some((0, 5)));
+        assert_eq!(RangeSpec::From(5, None).resolve(5), None);
+        assert_eq!(RangeSpec::Suffix(3).resolve(10), Some((7, 3)));
+        assert_eq!(RangeSpec::Suffix(30).resolve(10), Some((0, 10)));
+        assert_eq!(RangeSpec::Suffix(0).resolve(10), None);
+        assert_eq!(RangeSpec::Suffix(3).resolve(0), None);
+    }
+}

@@ -1,0 +1,1007 @@
+//! The device filesystem: the one place where a virtual device path
+//! (`/www/data/x`) becomes a host path under `root`.
+//!
+//! Two layers keep every request inside root. Parsing refuses any component
+//! that could name something other than a plain child (`.`, `..`, separators,
+//! NUL, control characters, drive letters), so a [`VirtualPath`] can only walk
+//! down. Resolution then refuses symlinks whose target leaves root, checking
+//! every existing prefix, so a link planted inside root cannot lead out.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Longest accepted path, in bytes (raw, before percent-decoding).
+pub const MAX_PATH_LEN: usize = 4096;
+/// Longest accepted component, in bytes after decoding (NAME_MAX on most filesystems).
+pub const MAX_COMPONENT_LEN: usize = 255;
+
+/// Why a path was refused. `Hostile` → 400; `NotFound` → 404 (also used for
+/// symlinks leaving root, so nothing leaks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathError {
+    Hostile(&'static str),
+    NotFound,
+}
+
+/// A normalized absolute device path: components without '/', '\\', NUL,
+/// control chars, "." or "..", and whether it ended with '/'.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VirtualPath {
+    components: Vec<String>,
+    // Always true when `components` is empty: root is a directory.
+    dir: bool,
+}
+
+impl VirtualPath {
+    /// "/".
+    pub fn root() -> VirtualPath {
+        VirtualPath {
+            components: Vec::new(),
+            dir: true,
+        }
+    }
+
+    /// A URL path (raw, percent-encoded, must start with '/'): split on '/'
+    /// first, then percent-decode each component once, so `%2F` is a hostile
+    /// separator inside a component and `%252e%252e` is the literal name `%2e%2e`.
+    pub fn from_url(raw: &str) -> Result<VirtualPath, PathError> {
+        if !raw.starts_with('/') {
+            return Err(PathError::Hostile("path must start with '/'"));
+        }
+        Self::parse(raw, |c| {
+            let bytes = percent_decode_strict(c)?;
+            String::from_utf8(bytes).map_err(|_| PathError::Hostile("path is not valid UTF-8"))
+        })
+    }
+
+    /// A device path as a program writes it (no percent-decoding): "/lib/x.py",
+    /// or relative "main.py" meaning "/main.py".
+    pub fn from_device(name: &str) -> Result<VirtualPath, PathError> {
+        if name.is_empty() {
+            return Err(PathError::Hostile("empty path"));
+        }
+        Self::parse(name, |c| Ok(c.to_owned()))
+    }
+
+    fn parse(
+        raw: &str,
+        decode: impl Fn(&str) -> Result<String, PathError>,
+    ) -> Result<VirtualPath, PathError> {
+        // The raw length bounds the decoded one, so this also caps host path length.
+        if raw.len() > MAX_PATH_LEN {
+            return Err(PathError::Hostile("path too long"));
+        }
+        let mut components = Vec::new();
+        for part in raw.split('/').filter(|p| !p.is_empty()) {
+            let name = decode(part)?;
+            check_component(&name)?;
+            components.push(name);
+        }
+        let dir = components.is_empty() || raw.ends_with('/');
+        Ok(VirtualPath { components, dir })
+    }
+
+    pub fn components(&self) -> &[String] {
+        &self.components
+    }
+
+    /// Ended with '/' (root is a dir).
+    pub fn is_dir(&self) -> bool {
+        self.dir
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.components.is_empty()
+    }
+
+    /// `self` inside `base` (the seed's `base` prepend): base "/www/data" +
+    /// "/subdir/x" = "/www/data/subdir/x"; keeps self's dir flag.
+    pub fn within(&self, base: &VirtualPath) -> VirtualPath {
+        let mut components = base.components.clone();
+        components.extend(self.components.iter().cloned());
+        let dir = self.dir || components.is_empty();
+        VirtualPath { components, dir }
+    }
+
+    /// True when `self` is `other` or below it (component-wise: "/sdcard" is
+    /// not below "/sd").
+    pub fn starts_with(&self, other: &VirtualPath) -> bool {
+        self.components.starts_with(&other.components)
+    }
+
+    /// The containing directory (dir=true); None for root.
+    pub fn parent(&self) -> Option<VirtualPath> {
+        let (_, rest) = self.components.split_last()?;
+        Some(VirtualPath {
+            components: rest.to_vec(),
+            dir: true,
+        })
+    }
+
+    pub fn file_name(&self) -> Option<&str> {
+        self.components.last().map(String::as_str)
+    }
+
+    /// Same path, dir=true.
+    pub fn as_dir(&self) -> VirtualPath {
+        VirtualPath {
+            components: self.components.clone(),
+            dir: true,
+        }
+    }
+}
+
+impl fmt::Display for VirtualPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.components.is_empty() {
+            return f.write_str("/");
+        }
+        for c in &self.components {
+            write!(f, "/{c}")?;
+        }
+        if self.dir {
+            f.write_str("/")?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes `%XX` escapes, refusing malformed ones: a lenient decoder would pass
+/// "%2" or "%zz" through and let two layers disagree about the name.
+fn percent_decode_strict(s: &str) -> Result<Vec<u8>, PathError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
+            match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => return Err(PathError::Hostile("invalid percent escape")),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn check_component(name: &str) -> Result<(), PathError> {
+    if name == "." || name == ".." {
+        return Err(PathError::Hostile("'.' or '..' in path"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(PathError::Hostile("separator inside a path component"));
+    }
+    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(PathError::Hostile("NUL or control character in path"));
+    }
+    let b = name.as_bytes();
+    // Harmless on Unix, but on Windows "C:" or "C:x" would replace root on join.
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Err(PathError::Hostile("drive letter in path"));
+    }
+    if b.len() > MAX_COMPONENT_LEN {
+        return Err(PathError::Hostile("path component too long"));
+    }
+    Ok(())
+}
+
+/// The host directory that plays the device's `/`, and where external storage
+/// is mounted in it.
+#[derive(Clone, Debug)]
+pub struct DeviceFs {
+    root: PathBuf,
+    ext: Option<VirtualPath>,
+}
+
+impl DeviceFs {
+    /// `root` must exist and be a directory (canonicalized here); `ext` like
+    /// "/sd" (parsed with from_device, must not be root; kept as a directory).
+    pub fn new(root: &Path, ext: Option<&str>) -> io::Result<DeviceFs> {
+        let root = root.canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("root {} is not a directory", root.display()),
+            ));
+        }
+        let ext = match ext {
+            None => None,
+            Some(e) => {
+                let v = VirtualPath::from_device(e).map_err(|err| {
+                    let why = match err {
+                        PathError::Hostile(why) => why,
+                        PathError::NotFound => "not found",
+                    };
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("invalid ext path {e:?}: {why}"),
+                    )
+                })?;
+                if v.is_root() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "ext must not be the root directory",
+                    ));
+                }
+                Some(v.as_dir())
+            }
+        };
+        Ok(DeviceFs { root, ext })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn ext(&self) -> Option<&VirtualPath> {
+        self.ext.as_ref()
+    }
+
+    /// The host path for `vpath`, checking every existing prefix for symlinks:
+    /// a symlink (at any depth, including the final component) is followed only
+    /// if its canonical target is still under root; otherwise `NotFound`.
+    /// Components that do not exist yet (an upload target, a mkdir) are joined
+    /// as they are. Existing symlinks are replaced by their canonical target, so
+    /// the result never contains a link. Never returns a path outside root.
+    ///
+    /// Races with a local user swapping links after this check are out of scope:
+    /// the guard is against what HTTP clients can do.
+    pub fn resolve(&self, vpath: &VirtualPath) -> Result<PathBuf, PathError> {
+        let mut host = self.root.clone();
+        let mut rest = vpath.components.iter();
+        for name in rest.by_ref() {
+            let candidate = host.join(name);
+            match std::fs::symlink_metadata(&candidate) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    // canonicalize fails on dangling links and loops: both NotFound.
+                    let target = candidate.canonicalize().map_err(|_| PathError::NotFound)?;
+                    if !target.starts_with(&self.root) {
+                        return Err(PathError::NotFound);
+                    }
+                    host = target;
+                }
+                Ok(_) => host = candidate,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Nothing below a missing name can exist, hence no link to check.
+                    host = candidate;
+                    break;
+                }
+                // Below a regular file (ENOTDIR), or unreadable: cannot vouch for it.
+                Err(_) => return Err(PathError::NotFound),
+            }
+        }
+        host.extend(rest);
+        // Redundant by construction; kept so a future bug fails closed.
+        if !host.starts_with(&self.root) {
+            return Err(PathError::NotFound);
+        }
+        Ok(host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Component;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // ---- corpus -------------------------------------------------------------
+
+    /// Must be refused outright.
+    const REFUSED: &[&str] = &[
+        "",
+        "..",
+        ".",
+        "a",
+        "a/b",
+        "../etc/passwd",
+        "%2e%2e/",
+        "%2f..%2f",
+        "\\..\\",
+        "\\/..",
+        " /..",
+        "?/../",
+        "#/..",
+        "http://evil/",
+        "file:///etc/passwd",
+        "/..",
+        "/../",
+        "/../etc/passwd",
+        "/../../../../../../etc/passwd",
+        "/a/../../b",
+        "/a/..",
+        "/a/b/../../../etc",
+        "//..",
+        "///../",
+        "/a//../",
+        "/.",
+        "/./",
+        "/a/./b",
+        "/a/.",
+        "/%2e",
+        "/%2e/",
+        "/x/%2e",
+        "/%2e%2e",
+        "/%2e%2e/",
+        "/%2E%2E/",
+        "/%2E%2e/",
+        "/%2e./",
+        "/.%2e/",
+        "/.%2E",
+        "/%2E%2E%2Fetc",
+        "/..%2f..%2fetc",
+        "/..%2F..%2Fetc%2Fpasswd",
+        "/a/%2e%2e/b",
+        "/a/%2e%2e%2f%2e%2e/b",
+        "/a/b%2f..%2f..",
+        "/%2f",
+        "/%2F%2F",
+        "/a%2fb",
+        "/a%2Fb",
+        "/%2e%2e%5c",
+        "/a%5cb",
+        "/a%5Cb",
+        "/a\\b",
+        "/\\",
+        "/..\\..\\etc",
+        "/..%5c",
+        "/%5c..%5c",
+        "/a%00b",
+        "/%00",
+        "/a%00",
+        "/..%00/",
+        "/a%00.txt",
+        "/a\0b",
+        "/C:/x",
+        "/c:",
+        "/C:",
+        "/z:",
+        "/c:anything",
+        "/C:\\Windows",
+        "/%43:/",
+        "/%43%3a/",
+        "/%63%3a",
+        "/c%3a",
+        "/c%3A%5c",
+        "/a/D:/b",
+        "/%c0%ae%c0%ae/",
+        "/%c0%ae",
+        "/%C0%AE%C0%AE%C0%AF",
+        "/%e0%80%ae",
+        "/%e0%80%ae%e0%80%ae/",
+        "/%f0%80%80%ae",
+        "/%c0%af",
+        "/%c1%9c",
+        "/%ff",
+        "/%fe%ff",
+        "/%80",
+        "/%ed%a0%80",
+        "/\t",
+        "/a\tb",
+        "/a%09b",
+        "/a%0d%0ab",
+        "/a%0a",
+        "/a%0d",
+        "/\r\n",
+        "/a%7f",
+        "/\u{7f}",
+        "/%1f",
+        "/%01",
+        "/%1b[31m",
+        "/%zz",
+        "/%4",
+        "/%",
+        "/a%",
+        "/a%2",
+        "/%g0",
+        "/%0g",
+        "/%%32%65",
+        "/%%",
+        "/%u002e%u002e",
+        "/%u2215",
+        "/%-1",
+        "/% 2e",
+        "/%+2e",
+    ];
+
+    /// Must parse, to exactly these components and dir flag.
+    const ACCEPTED: &[(&str, &[&str], bool)] = &[
+        ("/", &[], true),
+        ("//", &[], true),
+        ("///", &[], true),
+        ("/a", &["a"], false),
+        ("/a/", &["a"], true),
+        ("/a//b", &["a", "b"], false),
+        ("/a/b//", &["a", "b"], true),
+        ("/%252e%252e/", &["%2e%2e"], true),
+        ("/%252e%252e%252fetc", &["%2e%2e%2fetc"], false),
+        ("/%25%32%65%25%32%65", &["%2e%2e"], false),
+        ("/%252f", &["%2f"], false),
+        ("/%255c", &["%5c"], false),
+        ("/..%255c", &["..%5c"], false),
+        ("/%2500", &["%00"], false),
+        ("/．．/", &["．．"], true),
+        ("/%ef%bc%8e%ef%bc%8e/", &["．．"], true),
+        ("/..;/", &["..;"], true),
+        ("/..;", &["..;"], false),
+        ("/...", &["..."], false),
+        ("/..../", &["...."], true),
+        ("/%2e%2e%2e", &["..."], false),
+        ("/.%2e.", &["..."], false),
+        ("/.hidden", &[".hidden"], false),
+        ("/%2ehidden", &[".hidden"], false),
+        ("/a..b", &["a..b"], false),
+        ("/a.", &["a."], false),
+        ("/ ..", &[" .."], false),
+        ("/.. ", &[".. "], false),
+        ("/%2e%2e%20", &[".. "], false),
+        ("/a%20b", &["a b"], false),
+        ("/a+b", &["a+b"], false),
+        ("/%25", &["%"], false),
+        ("/%c3%a9", &["é"], false),
+        ("/é", &["é"], false),
+        ("/%C3%A9t%C3%A9/", &["été"], true),
+        ("/C", &["C"], false),
+        ("/1:b", &["1:b"], false),
+        ("/ab:c", &["ab:c"], false),
+        ("/:", &[":"], false),
+        ("/?", &["?"], false),
+        (
+            "/www/data/index.html",
+            &["www", "data", "index.html"],
+            false,
+        ),
+        ("/%41%42", &["AB"], false),
+        ("/%c2%85", &["\u{85}"], false),
+    ];
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        /// Decodes to a traversal or separator.
+        Attack,
+        /// Decodes to something harmless.
+        Literal,
+        /// Malformed escape or invalid UTF-8.
+        Invalid,
+    }
+
+    const PREFIXES: &[&str] = &["/", "//", "/a/", "/www/data/", "/a/b/c/", "/out/"];
+
+    const DOTS: &[(&str, Kind)] = &[
+        (".", Kind::Attack),
+        ("%2e", Kind::Attack),
+        ("%2E", Kind::Attack),
+        ("%252e", Kind::Literal),
+        ("%25%32%65", Kind::Literal),
+        ("．", Kind::Literal),
+        ("%ef%bc%8e", Kind::Literal),
+        ("%c0%ae", Kind::Invalid),
+        ("%e0%80%ae", Kind::Invalid),
+        ("%u002e", Kind::Invalid),
+    ];
+
+    /// What follows the traversal token; `Attack` here is a separator hidden in a component.
+    const SEPS: &[(&str, Kind)] = &[
+        ("/", Kind::Literal),
+        ("%2f", Kind::Attack),
+        ("%2F", Kind::Attack),
+        ("\\", Kind::Attack),
+        ("%5c", Kind::Attack),
+        ("%5C", Kind::Attack),
+        ("%00", Kind::Attack),
+        ("%252f", Kind::Literal),
+        ("%255c", Kind::Literal),
+        ("%c0%af", Kind::Invalid),
+        ("%c1%9c", Kind::Invalid),
+        ("%e0%80%af", Kind::Invalid),
+    ];
+
+    const TAILS: &[&str] = &["", "etc/passwd"];
+
+    /// prefixes × traversal tokens ("." and every pair of dot encodings) × separators × tails,
+    /// with whether each must be refused.
+    fn generated() -> Vec<(String, bool)> {
+        let mut tokens: Vec<(String, Kind)> =
+            DOTS.iter().map(|&(d, k)| (d.to_owned(), k)).collect();
+        for &(d1, k1) in DOTS {
+            for &(d2, k2) in DOTS {
+                let kind = if k1 == Kind::Invalid || k2 == Kind::Invalid {
+                    Kind::Invalid
+                } else if k1 == Kind::Attack && k2 == Kind::Attack {
+                    Kind::Attack
+                } else {
+                    Kind::Literal
+                };
+                tokens.push((format!("{d1}{d2}"), kind));
+            }
+        }
+        let mut out = Vec::new();
+        for prefix in PREFIXES {
+            for (token, tk) in &tokens {
+                // The token as the last component.
+                out.push((format!("{prefix}{token}"), *tk != Kind::Literal));
+                for &(sep, sk) in SEPS {
+                    for tail in TAILS {
+                        // A traversal token is only its own component when a real '/' follows.
+                        let refuse = *tk == Kind::Invalid
+                            || sk != Kind::Literal
+                            || (*tk == Kind::Attack && sep == "/");
+                        out.push((format!("{prefix}{token}{sep}{tail}"), refuse));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn long_entries() -> Vec<(String, bool)> {
+        vec![
+            (format!("/{}", "a".repeat(MAX_COMPONENT_LEN + 45)), true),
+            (format!("/{}", "a".repeat(MAX_COMPONENT_LEN + 1)), true),
+            (format!("/{}", "%61".repeat(MAX_COMPONENT_LEN + 1)), true),
+            (format!("/x/{}/y", "é".repeat(128)), true),
+            (format!("/{}", "a".repeat(MAX_COMPONENT_LEN)), false),
+            (format!("/{}", "%61".repeat(MAX_COMPONENT_LEN)), false),
+            (format!("/{}", "a".repeat(5000)), true),
+            ("/a".repeat(2500), true),
+            (format!("/{}", "x/".repeat(2100)), true),
+            (format!("/{}", "..%2f".repeat(1000)), true),
+            ("/a".repeat(MAX_PATH_LEN / 2), false),
+            (format!("{}b", "/a".repeat(MAX_PATH_LEN / 2)), true),
+        ]
+    }
+
+    /// Every corpus entry with whether it must be refused (`None`: no constraint beyond safety).
+    fn corpus() -> Vec<(String, Option<bool>)> {
+        let mut all: Vec<(String, Option<bool>)> = REFUSED
+            .iter()
+            .map(|s| (s.to_string(), Some(true)))
+            .collect();
+        all.extend(
+            ACCEPTED
+                .iter()
+                .map(|(s, _, _)| (s.to_string(), Some(false))),
+        );
+        all.extend(long_entries().into_iter().map(|(s, r)| (s, Some(r))));
+        all.extend(generated().into_iter().map(|(s, r)| (s, Some(r))));
+        all
+    }
+
+    /// A parsed path can only walk down: every component is one plain name on the host too.
+    fn assert_inside(raw: &str, v: &VirtualPath) {
+        for c in v.components() {
+            assert!(c != "." && c != "..", "{raw:?} gave {c:?}");
+            assert!(!c.contains(['/', '\\', '\0']), "{raw:?} gave {c:?}");
+            assert!(
+                !c.bytes().any(|b| b < 0x20 || b == 0x7f),
+                "{raw:?} gave {c:?}"
+            );
+            assert!(!c.is_empty() && c.len() <= MAX_COMPONENT_LEN, "{raw:?}");
+            let mut host = Path::new(c.as_str()).components();
+            assert!(
+                matches!(host.next(), Some(Component::Normal(_))),
+                "{raw:?} gave {c:?}"
+            );
+            assert!(host.next().is_none(), "{raw:?} gave {c:?}");
+        }
+        // Display and from_device agree, so a path can be passed on as text.
+        assert_eq!(
+            VirtualPath::from_device(&v.to_string()).as_ref(),
+            Ok(v),
+            "{raw:?}"
+        );
+    }
+
+    #[test]
+    fn corpus_is_large() {
+        let n = corpus().len();
+        assert!(n >= 150, "{n}");
+        assert!(REFUSED.len() + ACCEPTED.len() >= 150);
+    }
+
+    #[test]
+    fn corpus_refused_or_inside() {
+        let mut refused = 0;
+        for (raw, must_refuse) in corpus() {
+            match VirtualPath::from_url(&raw) {
+                Err(PathError::Hostile(_)) => {
+                    assert_ne!(must_refuse, Some(false), "{raw:?} was refused");
+                    refused += 1;
+                }
+                Err(PathError::NotFound) => panic!("parsing never says NotFound: {raw:?}"),
+                Ok(v) => {
+                    assert_ne!(must_refuse, Some(true), "{raw:?} was accepted as {v}");
+                    assert_inside(&raw, &v);
+                }
+            }
+        }
+        assert!(refused > 1000, "{refused}");
+    }
+
+    #[test]
+    fn accepted_exactly() {
+        for &(raw, comps, dir) in ACCEPTED {
+            let v = VirtualPath::from_url(raw).unwrap_or_else(|e| panic!("{raw:?}: {e:?}"));
+            assert_eq!(v.components(), comps, "{raw:?}");
+            assert_eq!(v.is_dir(), dir, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_once() {
+        let v = VirtualPath::from_url("/%252e%252e/").unwrap();
+        assert_eq!(v.components(), ["%2e%2e"]);
+        // The decoded name is never decoded again, even by from_device.
+        assert_eq!(VirtualPath::from_device("/%2e%2e/").unwrap(), v);
+    }
+
+    #[test]
+    fn refusal_reasons() {
+        let why = |raw: &str| match VirtualPath::from_url(raw) {
+            Err(PathError::Hostile(w)) => w,
+            other => panic!("{raw:?}: {other:?}"),
+        };
+        assert_eq!(why("a"), "path must start with '/'");
+        assert_eq!(why("/%zz"), "invalid percent escape");
+        assert_eq!(why("/%4"), "invalid percent escape");
+        assert_eq!(why("/a%"), "invalid percent escape");
+        assert_eq!(why("/%c0%ae"), "path is not valid UTF-8");
+        assert_eq!(why("/a/../b"), "'.' or '..' in path");
+        assert_eq!(why("/%2e"), "'.' or '..' in path");
+        assert_eq!(why("/a%2fb"), "separator inside a path component");
+        assert_eq!(why("/a\\b"), "separator inside a path component");
+        assert_eq!(why("/a%00b"), "NUL or control character in path");
+        assert_eq!(why("/a%7f"), "NUL or control character in path");
+        assert_eq!(why("/c:"), "drive letter in path");
+        assert_eq!(why("/%43:/"), "drive letter in path");
+        assert_eq!(
+            why(&format!("/{}", "a".repeat(256))),
+            "path component too long"
+        );
+        assert_eq!(why(&format!("/{}", "a/".repeat(2100))), "path too long");
+    }
+
+    #[test]
+    fn length_limits() {
+        let ok = "/a".repeat(MAX_PATH_LEN / 2);
+        assert_eq!(ok.len(), MAX_PATH_LEN);
+        assert!(VirtualPath::from_url(&ok).is_ok());
+        assert!(VirtualPath::from_device(&ok).is_ok());
+        let long = format!("{ok}/");
+        assert!(matches!(
+            VirtualPath::from_url(&long),
+            Err(PathError::Hostile(_))
+        ));
+        assert!(matches!(
+            VirtualPath::from_device(&long),
+            Err(PathError::Hostile(_))
+        ));
+        let name = "n".repeat(MAX_COMPONENT_LEN);
+        assert!(VirtualPath::from_device(&name).is_ok());
+        assert!(VirtualPath::from_device(&format!("{name}n")).is_err());
+    }
+
+    #[test]
+    fn from_device_paths() {
+        let p = |s: &str| VirtualPath::from_device(s);
+        assert_eq!(p("main.py").unwrap().to_string(), "/main.py");
+        assert_eq!(p("main.py"), p("/main.py"));
+        assert_eq!(p("/lib/x.py").unwrap().components(), ["lib", "x.py"]);
+        assert_eq!(p("lib/").unwrap().to_string(), "/lib/");
+        assert!(p("/").unwrap().is_root());
+        assert_eq!(p("%2e%2e").unwrap().components(), ["%2e%2e"]);
+        assert_eq!(p("a%2fb").unwrap().components(), ["a%2fb"]);
+        for bad in [
+            "", "..", ".", "./x", "../x", "/../x", "a/../b", "a/./b", "a\\b", "\\x", "C:x", "c:",
+            "/d:/x", "a\0b", "a\nb", "a\x7f",
+        ] {
+            assert!(matches!(p(bad), Err(PathError::Hostile(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn virtual_path_ops() {
+        let u = |s: &str| VirtualPath::from_url(s).unwrap();
+        let root = VirtualPath::root();
+        assert!(root.is_root() && root.is_dir());
+        assert_eq!(root.to_string(), "/");
+        assert_eq!(root.parent(), None);
+        assert_eq!(root.file_name(), None);
+        assert_eq!(u("/"), root);
+
+        let base = u("/www/data");
+        let x = u("/subdir/x");
+        assert_eq!(x.within(&base).to_string(), "/www/data/subdir/x");
+        assert_eq!(u("/subdir/").within(&base).to_string(), "/www/data/subdir/");
+        assert_eq!(root.within(&base).to_string(), "/www/data/");
+        assert_eq!(x.within(&root), x);
+        assert_eq!(root.within(&root), root);
+
+        assert!(u("/sd/x").starts_with(&u("/sd")));
+        assert!(u("/sd").starts_with(&u("/sd/")));
+        assert!(u("/sd/").starts_with(&u("/sd")));
+        assert!(!u("/sdcard").starts_with(&u("/sd")));
+        assert!(!u("/sd").starts_with(&u("/sd/x")));
+        assert!(u("/anything").starts_with(&root));
+
+        assert_eq!(x.parent().unwrap().to_string(), "/subdir/");
+        assert_eq!(u("/a").parent(), Some(root.clone()));
+        assert_eq!(u("/a/b/").parent().unwrap().to_string(), "/a/");
+        assert_eq!(x.file_name(), Some("x"));
+        assert_eq!(u("/a/b/").file_name(), Some("b"));
+        assert_eq!(x.as_dir().to_string(), "/subdir/x/");
+        assert!(x.as_dir().is_dir() && !x.is_dir());
+        assert_eq!(u("/a%20b/c").to_string(), "/a b/c");
+    }
+
+    // ---- filesystem ---------------------------------------------------------
+
+    /// A scratch directory with `root/` (the device) and `outside/secret` beside it.
+    struct Scratch {
+        base: PathBuf,
+    }
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let base =
+                std::env::temp_dir().join(format!("uhttpd-fs-{}-{tag}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(base.join("root/www/data")).unwrap();
+            std::fs::create_dir_all(base.join("root/a/b/c")).unwrap();
+            std::fs::create_dir_all(base.join("outside/deeper")).unwrap();
+            std::fs::write(base.join("outside/secret"), "secret").unwrap();
+            std::fs::write(base.join("root/a/file.txt"), "hello").unwrap();
+            std::fs::write(base.join("root/www/data/index.html"), "<p>").unwrap();
+            Scratch { base }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.base.join("root")
+        }
+
+        fn fs(&self) -> DeviceFs {
+            DeviceFs::new(&self.root(), Some("/sd")).unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            // remove_dir_all removes links, never what they point to.
+            let _ = std::fs::remove_dir_all(&self.base);
+        }
+    }
+
+    /// Where `p` really is: its deepest existing ancestor with every link followed,
+    /// so a result that is under root only by its spelling is caught.
+    fn real_location(p: &Path) -> PathBuf {
+        p.ancestors().find_map(|a| a.canonicalize().ok()).unwrap()
+    }
+
+    fn resolve(fs: &DeviceFs, path: &str) -> Result<PathBuf, PathError> {
+        fs.resolve(&VirtualPath::from_url(path)?)
+    }
+
+    #[test]
+    fn new_checks_root_and_ext() {
+        let s = Scratch::new("new");
+        let fs = DeviceFs::new(&s.root().join("a/../www/./"), None).unwrap();
+        assert_eq!(fs.root(), s.root().join("www").canonicalize().unwrap());
+        assert_eq!(fs.ext(), None);
+        let fs = DeviceFs::new(&s.root(), Some("sd")).unwrap();
+        assert_eq!(fs.ext().unwrap().to_string(), "/sd/");
+        assert!(DeviceFs::new(&s.root().join("missing"), None).is_err());
+        assert!(DeviceFs::new(&s.root().join("a/file.txt"), None).is_err());
+        for bad in ["/", "", "..", "/../sd", "/sd\\x", "C:"] {
+            let e = DeviceFs::new(&s.root(), Some(bad)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resolves_plain_paths() {
+        let s = Scratch::new("plain");
+        let fs = s.fs();
+        let root = fs.root().to_path_buf();
+        assert_eq!(resolve(&fs, "/"), Ok(root.clone()));
+        assert_eq!(resolve(&fs, "/a/file.txt"), Ok(root.join("a/file.txt")));
+        assert_eq!(resolve(&fs, "/www/data/"), Ok(root.join("www/data")));
+        let index = VirtualPath::from_url("/index.html").unwrap();
+        let base = VirtualPath::from_device("/www/data").unwrap();
+        assert_eq!(
+            fs.resolve(&index.within(&base)),
+            Ok(root.join("www/data/index.html"))
+        );
+        assert_eq!(
+            std::fs::read_to_string(resolve(&fs, "/a/file.txt").unwrap()).unwrap(),
+            "hello"
+        );
+    }
+
+    #[test]
+    fn missing_components_are_joined() {
+        let s = Scratch::new("missing");
+        let fs = s.fs();
+        let root = fs.root().to_path_buf();
+        assert_eq!(resolve(&fs, "/a/new.txt"), Ok(root.join("a/new.txt")));
+        assert_eq!(resolve(&fs, "/new/dir/x/"), Ok(root.join("new/dir/x")));
+        assert_eq!(
+            resolve(&fs, "/sd/upload.bin"),
+            Ok(root.join("sd/upload.bin"))
+        );
+        // Below a regular file nothing can exist.
+        assert_eq!(resolve(&fs, "/a/file.txt/x"), Err(PathError::NotFound));
+        assert_eq!(resolve(&fs, "/a/file.txt/x/y"), Err(PathError::NotFound));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_root_are_followed() {
+        use std::os::unix::fs::symlink;
+        let s = Scratch::new("inside");
+        let r = s.root();
+        symlink(r.join("a/file.txt"), r.join("abs-link")).unwrap();
+        symlink("a/file.txt", r.join("rel-link")).unwrap();
+        symlink("www/data", r.join("site")).unwrap();
+        symlink("..", r.join("a/up")).unwrap();
+        symlink(&r, r.join("self")).unwrap();
+        symlink("rel-link", r.join("chain1")).unwrap();
+        symlink("chain1", r.join("chain2")).unwrap();
+        let fs = s.fs();
+        let root = fs.root().to_path_buf();
+        let file = root.join("a/file.txt");
+        assert_eq!(resolve(&fs, "/abs-link"), Ok(file.clone()));
+        assert_eq!(resolve(&fs, "/rel-link"), Ok(file.clone()));
+        assert_eq!(resolve(&fs, "/chain2"), Ok(file.clone()));
+        assert_eq!(
+            resolve(&fs, "/site/index.html"),
+            Ok(root.join("www/data/index.html"))
+        );
+        assert_eq!(
+            resolve(&fs, "/site/new.txt"),
+            Ok(root.join("www/data/new.txt"))
+        );
+        assert_eq!(resolve(&fs, "/a/up/a/file.txt"), Ok(file.clone()));
+        assert_eq!(resolve(&fs, "/a/up"), Ok(root.clone()));
+        assert_eq!(resolve(&fs, "/self/self/a/file.txt"), Ok(file));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_leaving_root_are_not_found() {
+        use std::os::unix::fs::symlink;
+        let s = Scratch::new("outside");
+        let r = s.root();
+        let out = s.base.join("outside");
+        symlink("/etc", r.join("etc")).unwrap();
+        symlink("/etc/passwd", r.join("passwd")).unwrap();
+        symlink("/", r.join("slash")).unwrap();
+        symlink(&out, r.join("out")).unwrap();
+        symlink("../outside/secret", r.join("a/secret")).unwrap();
+        symlink("../../../outside", r.join("a/b/esc")).unwrap();
+        symlink("..", r.join("up")).unwrap();
+        // A chain that starts and continues inside root but ends outside.
+        symlink("hop2", r.join("hop1")).unwrap();
+        symlink("a/secret", r.join("hop2")).unwrap();
+        symlink("nowhere", r.join("dangling")).unwrap();
+        symlink(r.join("a/missing/deeper"), r.join("dangling-abs")).unwrap();
+        symlink("loop2", r.join("loop1")).unwrap();
+        symlink("loop1", r.join("loop2")).unwrap();
+        // A link inside a linked directory that itself stays inside.
+        symlink("../../outside", r.join("www/data/leak")).unwrap();
+        symlink("www", r.join("w")).unwrap();
+        let fs = s.fs();
+        for path in [
+            "/etc",
+            "/etc/",
+            "/etc/passwd",
+            "/passwd",
+            "/slash",
+            "/slash/etc/passwd",
+            "/out",
+            "/out/",
+            "/out/secret",
+            "/out/deeper/",
+            "/out/new-upload.txt",
+            "/out/new/dir/",
+            "/a/secret",
+            "/a/b/esc/secret",
+            "/a/b/esc/x/y",
+            "/up",
+            "/up/outside/secret",
+            "/up/root/a/file.txt",
+            "/hop1",
+            "/dangling",
+            "/dangling/x",
+            "/dangling-abs",
+            "/loop1",
+            "/loop2/x",
+            "/www/data/leak/secret",
+            "/w/data/leak/secret",
+            "/w/data/leak/",
+        ] {
+            assert_eq!(resolve(&fs, path), Err(PathError::NotFound), "{path}");
+        }
+        // The links themselves are untouched and the secret is still there.
+        assert!(std::fs::symlink_metadata(r.join("out"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(out.join("secret")).unwrap(),
+            "secret"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn root_reached_through_a_symlink() {
+        use std::os::unix::fs::symlink;
+        let s = Scratch::new("linked-root");
+        symlink(s.root(), s.base.join("alias")).unwrap();
+        let fs = DeviceFs::new(&s.base.join("alias"), None).unwrap();
+        assert_eq!(fs.root(), s.root().canonicalize().unwrap());
+        assert_eq!(
+            resolve(&fs, "/a/file.txt"),
+            Ok(fs.root().join("a/file.txt"))
+        );
+    }
+
+    #[test]
+    fn corpus_never_resolves_outside_root() {
+        let s = Scratch::new("corpus");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            symlink(s.base.join("outside"), s.root().join("out")).unwrap();
+            symlink("..", s.root().join("a/b/c/up")).unwrap();
+        }
+        let fs = s.fs();
+        let root = fs.root().to_path_buf();
+        let bases = [
+            VirtualPath::root(),
+            VirtualPath::from_device("/www/data").unwrap(),
+            VirtualPath::from_device("/a/b/c/up").unwrap(),
+            fs.ext().unwrap().clone(),
+        ];
+        let mut resolved = 0;
+        for (raw, _) in corpus() {
+            let Ok(v) = VirtualPath::from_url(&raw) else {
+                continue;
+            };
+            for base in &bases {
+                let full = v.within(base);
+                match fs.resolve(&full) {
+                    Ok(p) => {
+                        assert!(p.starts_with(&root), "{raw:?} in {base} -> {}", p.display());
+                        let real = real_location(&p);
+                        assert!(
+                            real.starts_with(&root),
+                            "{raw:?} in {base} -> {}",
+                            real.display()
+                        );
+                        resolved += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e, PathError::NotFound, "{raw:?} in {base}");
+                        #[cfg(unix)]
+                        {
+                            let leaves =
+                                full.starts_with(&VirtualPath::from_device("/out").unwrap());
+                            let below_file =
+                                full.components().windows(2).any(|w| w == ["a", "file.txt"]);
+                            assert!(leaves || below_file, "{raw:?} in {base}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(resolved > 1000, "{resolved}");
+    }
+}
