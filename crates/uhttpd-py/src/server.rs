@@ -9,8 +9,8 @@ use pyo3::types::{PyDict, PyInt, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
 use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
 use uhttpd::{
-    AclDecision, Auth, AuthDecision, Config, Endpoint, FileServer, Methods, Receiver, RequestInfo,
-    VirtualPath,
+    AclDecision, Auth, AuthDecision, Config, Endpoint, EventHub, FileServer, Methods, Receiver,
+    RequestInfo, VirtualPath,
 };
 
 use crate::errors::IntoPyResult;
@@ -164,6 +164,10 @@ pub struct Server {
     engine: Option<Arc<uhttpd::Server>>,
     /// `Server(ext=...)` was given: `serve(ext=True)` and `receive(extonly=True)` need it.
     has_ext: bool,
+    /// The seed's `events`: EventSource clients served at once.
+    events: usize,
+    /// The `event()` stream, once registered.
+    hub: Option<Arc<EventHub>>,
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
     pending_routes: Vec<RouteSpec>,
@@ -395,11 +399,8 @@ impl Server {
         let workers = workers.unwrap_or(uhttpd::limits::HANDLER_WORKERS as i64);
         let port = u16::try_from(port)
             .map_err(|_| PyValueError::new_err(format!("port must be 0..65535, got {port}")))?;
-        if events < 0 {
-            return Err(PyValueError::new_err(format!(
-                "events must be >= 0, got {events}"
-            )));
-        }
+        let events = usize::try_from(events)
+            .map_err(|_| PyValueError::new_err(format!("events must be >= 0, got {events}")))?;
         let workers = usize::try_from(workers)
             .ok()
             .filter(|&w| w >= 1)
@@ -454,6 +455,8 @@ impl Server {
         Ok(Server {
             engine: Some(engine),
             has_ext,
+            events,
+            hub: None,
             link,
             pending_routes: table.given.unwrap_or_default(),
             callbacks: Mutex::new(Vec::new()),
@@ -617,6 +620,54 @@ impl Server {
         self.engine()?.set_file_acl(Some(Arc::new(acl)));
         self.remember(py, cb);
         Ok(())
+    }
+
+    /// A `text/event-stream` at `url` for EventSource clients (one slot; once per server).
+    fn event(&mut self, url: &str) -> PyResult<()> {
+        if self.events == 0 {
+            return Err(PyValueError::new_err(
+                "event() needs Server(events=N), the number of EventSource clients served at once",
+            ));
+        }
+        if self.hub.is_some() {
+            return Err(PyValueError::new_err(
+                "event() was already called for this server",
+            ));
+        }
+        if url.ends_with('*') || url.ends_with('?') {
+            return Err(PyValueError::new_err(format!(
+                "the event url must not be a wildcard, got {url:?}"
+            )));
+        }
+        let hub = EventHub::new(self.events);
+        self.engine()?
+            .add_endpoint(
+                "event",
+                url,
+                Methods::GET,
+                1,
+                false,
+                Endpoint::Events(hub.clone()),
+            )
+            .py()?;
+        self.hub = Some(hub);
+        Ok(())
+    }
+
+    /// Sends `data` (str or bytes) to every EventSource client, named `event`
+    /// if given. Never blocks; False when nobody is listening.
+    #[pyo3(signature = (data, event=None))]
+    fn dispatch(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        event: Option<&str>,
+    ) -> PyResult<bool> {
+        let Some(hub) = &self.hub else {
+            return Ok(false);
+        };
+        let data = to_bytes(data)?;
+        py.detach(|| hub.dispatch(&data, event)).py()
     }
 
     /// The REPL over WebSocket at `url` (one slot).

@@ -42,6 +42,8 @@ pub struct Limits {
     pub max_drain_bytes: u64,
     /// Largest accepted upload; `None` for no limit (413 past it).
     pub max_upload_bytes: Option<u64>,
+    /// Idle time after which an event client gets a heartbeat comment.
+    pub event_heartbeat: Duration,
 }
 
 /// The seed's default number of route slots.
@@ -58,6 +60,7 @@ impl Default for Limits {
             max_connections: limits::MAX_CONNECTIONS,
             max_drain_bytes: limits::MAX_DRAIN_BYTES,
             max_upload_bytes: None,
+            event_heartbeat: limits::EVENT_HEARTBEAT,
         }
     }
 }

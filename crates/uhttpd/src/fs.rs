@@ -213,13 +213,9 @@ impl DeviceFs {
             None => None,
             Some(e) => {
                 let v = VirtualPath::from_device(e).map_err(|err| {
-                    let why = match err {
-                        PathError::Hostile(why) => why,
-                        PathError::NotFound => "not found",
-                    };
                     io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("invalid ext path {e:?}: {why}"),
+                        format!("invalid ext path {e:?}: {err:?}"),
                     )
                 })?;
                 if v.is_root() {

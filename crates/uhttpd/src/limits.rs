@@ -55,3 +55,10 @@ pub const MAX_DRAIN_BYTES: u64 = 256 * 1024;
 
 /// Time `close()` waits for running handlers to return before giving up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Events queued for one Server-Sent Events client. A healthy client drains
+/// bursts of hundreds; one that falls this far behind is dropped, never waited for.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// Comment line sent to idle event clients so dead connections are noticed.
+pub const EVENT_HEARTBEAT: Duration = Duration::from_secs(15);

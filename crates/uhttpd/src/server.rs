@@ -21,6 +21,7 @@ use crate::acl::{Access, FileAcl};
 use crate::auth::{basic_matches, Auth, AuthDecision};
 use crate::config::{Config, Limits};
 use crate::error::{Error, Result};
+use crate::events::EventHub;
 use crate::exchange::{self, BodyFailure, BodyMsg, ReplyEvent, Request, RequestInfo};
 use crate::files::{FileServer, Outcome};
 use crate::fs::{DeviceFs, VirtualPath};
@@ -54,6 +55,8 @@ pub enum Endpoint {
     Files(Arc<FileServer>),
     /// `receive()`: POST, PUT and DELETE.
     Receiver(Arc<Receiver>),
+    /// `event()`: a Server-Sent Events stream.
+    Events(Arc<EventHub>),
 }
 
 /// Sent to a client over the connection cap, without reading its request.
@@ -537,6 +540,65 @@ impl Connection {
                 Ok(()) => self.receive(x, info, receiver).await,
                 Err(code) => self.reply_and_finish(x, self.denial(code)).await,
             },
+            Endpoint::Events(hub) => match self.authenticate(&info).await {
+                Ok(()) => self.stream_events(x, &hub).await,
+                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+            },
+        }
+    }
+
+    /// Holds an EventSource client: its queued events, heartbeats when idle,
+    /// and its place freed the moment it goes away.
+    async fn stream_events(&mut self, x: &mut Exchange, hub: &Arc<EventHub>) -> Next {
+        let Some(mut subscription) = hub.subscribe() else {
+            let (mut head, body) = error_reply(503);
+            let _ = head.add_header("Retry-After", "1");
+            return self.reply_and_finish(x, (head, body)).await;
+        };
+        let mut head = ReplyHead {
+            content_type: Some(Bytes::from_static(b"text/event-stream")),
+            ..ReplyHead::default()
+        };
+        let _ = head.add_header("Cache-Control", "no-cache");
+        let _ = head.add_header("X-Accel-Buffering", "no");
+        x.keep_alive = false;
+        if self
+            .write_head(x, &head, Framing::UntilClose)
+            .await
+            .is_err()
+            || x.head_only
+        {
+            return Next::Close;
+        }
+        // Unblocks clients that wait for the first bytes before firing `open`.
+        if self.write(b": connected\n\n").await.is_err() {
+            return Next::Close;
+        }
+        let heartbeat = self.shared.limits.event_heartbeat;
+        let mut probe = [0u8; 64];
+        loop {
+            tokio::select! {
+                event = subscription.events.recv() => match event {
+                    Some(event) => {
+                        x.bytes_out += event.len() as u64;
+                        if self.write(&event).await.is_err() {
+                            return Next::Close;
+                        }
+                    }
+                    None => return Next::Close,
+                },
+                read = self.stream.read(&mut probe) => {
+                    // EventSource never sends; EOF or an error means it left.
+                    if matches!(read, Ok(0) | Err(_)) {
+                        return Next::Close;
+                    }
+                }
+                _ = tokio::time::sleep(heartbeat) => {
+                    if self.write(b":\n\n").await.is_err() {
+                        return Next::Close;
+                    }
+                }
+            }
         }
     }
 

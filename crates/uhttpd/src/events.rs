@@ -1,0 +1,187 @@
+//! Server-Sent Events: one hub per server. `dispatch` formats an event once
+//! and offers it to every client's bounded queue without waiting; a client
+//! whose queue is full is too slow to keep up and is dropped.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::limits;
+
+/// The clients listening on one event URL.
+pub struct EventHub {
+    clients: Mutex<Clients>,
+    max_clients: usize,
+}
+
+#[derive(Default)]
+struct Clients {
+    next_id: u64,
+    queues: Vec<(u64, mpsc::Sender<Bytes>)>,
+}
+
+/// A client's place in the hub; dropping it frees the place at once.
+pub struct Subscription {
+    id: u64,
+    hub: Arc<EventHub>,
+    pub events: mpsc::Receiver<Bytes>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.lock().queues.retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl EventHub {
+    /// A hub serving at most `max_clients` at once (the seed's `events`).
+    pub fn new(max_clients: usize) -> Arc<EventHub> {
+        Arc::new(EventHub {
+            clients: Mutex::new(Clients::default()),
+            max_clients,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Clients> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new client's queue, or `None` when all places are taken (503).
+    pub fn subscribe(self: &Arc<Self>) -> Option<Subscription> {
+        let mut clients = self.lock();
+        if clients.queues.len() >= self.max_clients {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(limits::EVENT_QUEUE);
+        let id = clients.next_id;
+        clients.next_id += 1;
+        clients.queues.push((id, tx));
+        Some(Subscription {
+            id,
+            hub: self.clone(),
+            events: rx,
+        })
+    }
+
+    /// Clients listening now.
+    pub fn listeners(&self) -> usize {
+        self.lock().queues.len()
+    }
+
+    /// Sends an event to every client without blocking; true when at least one got it.
+    pub fn dispatch(&self, data: &[u8], event: Option<&str>) -> Result<bool> {
+        let message = format_event(data, event)?;
+        let mut delivered = false;
+        self.lock()
+            .queues
+            .retain(|(_, queue)| match queue.try_send(message.clone()) {
+                Ok(()) => {
+                    delivered = true;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    log::warn!(
+                        target: "uhttpd",
+                        "event client dropped: {} events waiting, it cannot keep up",
+                        limits::EVENT_QUEUE
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        Ok(delivered)
+    }
+}
+
+/// The wire form: an optional `event:` line, one `data:` line per line of
+/// `data` (CRLF, CR and LF all split), and the blank line that ends it.
+pub fn format_event(data: &[u8], event: Option<&str>) -> Result<Bytes> {
+    let mut out = BytesMut::with_capacity(data.len() + 16);
+    if let Some(name) = event {
+        if name.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(Error::InvalidArgument(format!(
+                "event name {name:?} must be a single line"
+            )));
+        }
+        out.put_slice(b"event: ");
+        out.put_slice(name.as_bytes());
+        out.put_u8(b'\n');
+    }
+    let mut rest = data;
+    loop {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(rest.len());
+        out.put_slice(b"data: ");
+        out.put_slice(&rest[..end]);
+        out.put_u8(b'\n');
+        if end == rest.len() {
+            break;
+        }
+        let skip = if rest[end..].starts_with(b"\r\n") {
+            2
+        } else {
+            1
+        };
+        rest = &rest[end + skip..];
+    }
+    out.put_u8(b'\n');
+    Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_data_becomes_several_data_lines() {
+        assert_eq!(&format_event(b"a", None).unwrap()[..], b"data: a\n\n");
+        assert_eq!(
+            &format_event(b"x\ny\r\nz\rw", Some("tick")).unwrap()[..],
+            b"event: tick\ndata: x\ndata: y\ndata: z\ndata: w\n\n"
+        );
+        assert_eq!(&format_event(b"", None).unwrap()[..], b"data: \n\n");
+        assert_eq!(
+            &format_event(b"end\n", None).unwrap()[..],
+            b"data: end\ndata: \n\n"
+        );
+        assert!(format_event(b"a", Some("bad\nname")).is_err());
+    }
+
+    #[test]
+    fn places_are_limited_and_freed_on_drop() {
+        let hub = EventHub::new(2);
+        let first = hub.subscribe().unwrap();
+        let _second = hub.subscribe().unwrap();
+        assert!(hub.subscribe().is_none());
+        drop(first);
+        assert_eq!(hub.listeners(), 1);
+        assert!(hub.subscribe().is_some());
+    }
+
+    #[test]
+    fn dispatch_reports_listeners_and_drops_a_stalled_client() {
+        let hub = EventHub::new(4);
+        assert!(!hub.dispatch(b"nobody", None).unwrap());
+        let mut live = hub.subscribe().unwrap();
+        let _stalled = hub.subscribe().unwrap();
+        for n in 0..limits::EVENT_QUEUE {
+            assert!(hub.dispatch(n.to_string().as_bytes(), None).unwrap());
+            while live.events.try_recv().is_ok() {}
+        }
+        assert_eq!(hub.listeners(), 2);
+        assert!(hub.dispatch(b"one too many", None).unwrap());
+        assert_eq!(
+            hub.listeners(),
+            1,
+            "the stalled client is dropped, the live one kept"
+        );
+        assert_eq!(
+            &live.events.try_recv().unwrap()[..],
+            b"data: one too many\n\n"
+        );
+    }
+}
