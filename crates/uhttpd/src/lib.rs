@@ -31,6 +31,7 @@ pub mod response;
 pub mod router;
 pub mod server;
 pub mod upload;
+pub mod ws;
 
 pub use acl::{Access, AclDecision, FileAcl};
 pub use auth::{Auth, AuthDecision, Authenticator};
@@ -45,3 +46,4 @@ pub use pool::{PlainThreads, WorkerHooks};
 pub use response::{ReplyHead, Status};
 pub use server::{Endpoint, Handler, Server};
 pub use upload::Receiver;
+pub use ws::{WsHandler, WsMessage, WsSender, WsSession};

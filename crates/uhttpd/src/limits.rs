@@ -62,3 +62,10 @@ pub const EVENT_QUEUE: usize = 1024;
 
 /// Comment line sent to idle event clients so dead connections are noticed.
 pub const EVENT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Largest WebSocket message (and frame) accepted; a REPL or a file transfer
+/// needs far less, and Autobahn's largest cases fit.
+pub const WS_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// WebSocket messages buffered each way between the socket and the session thread.
+pub const WS_CHANNEL_MESSAGES: usize = 16;

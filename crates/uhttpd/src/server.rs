@@ -31,7 +31,11 @@ use crate::proto::{self, BodyDecoder, BodyKind, Decoded, HeadLimits, RequestHead
 use crate::response::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
 use crate::router::{Match, Router};
 use crate::upload::{self, PendingUpload, Receiver};
+use crate::ws::{self, WsHandler, WsMessage};
 use crate::Methods;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::WebSocketStream;
 
 /// Code that answers requests; runs on a handler thread, may block.
 pub trait Handler: Send + Sync + 'static {
@@ -57,6 +61,9 @@ pub enum Endpoint {
     Receiver(Arc<Receiver>),
     /// `event()`: a Server-Sent Events stream.
     Events(Arc<EventHub>),
+    /// A WebSocket endpoint (the REPL); a request that is not an upgrade
+    /// passes it by and goes on to later routes.
+    WebSocket(Arc<dyn WsHandler>),
 }
 
 /// Sent to a client over the connection cap, without reading its request.
@@ -508,7 +515,11 @@ impl Connection {
         }
         let found = {
             let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
-            match router.find(head.path(), method, |_| true) {
+            let upgrade = ws::is_upgrade(&head);
+            let accept = |route: &crate::router::Route<Endpoint>| {
+                upgrade || !matches!(route.target, Endpoint::WebSocket(_))
+            };
+            match router.find(head.path(), method, accept) {
                 Match::Found(route) => Ok(route.target.clone()),
                 Match::MethodNotAllowed(allowed) => Err(allowed),
                 Match::NotFound => Err(Methods::NONE),
@@ -540,11 +551,86 @@ impl Connection {
                 Ok(()) => self.receive(x, info, receiver).await,
                 Err(code) => self.reply_and_finish(x, self.denial(code)).await,
             },
+            Endpoint::WebSocket(handler) => match self.authenticate(&info).await {
+                Ok(()) => self.run_websocket(x, info, handler).await,
+                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+            },
             Endpoint::Events(hub) => match self.authenticate(&info).await {
                 Ok(()) => self.stream_events(x, &hub).await,
                 Err(code) => self.reply_and_finish(x, self.denial(code)).await,
             },
         }
+    }
+
+    /// Upgrades to WebSocket and relays messages between the socket and a
+    /// session thread until either side ends.
+    async fn run_websocket(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        handler: Arc<dyn WsHandler>,
+    ) -> Next {
+        let compatible = handler.webrepl_compatible();
+        let accepted = match ws::handshake(&info.head, compatible) {
+            Ok(accepted) => accepted,
+            Err(code) => {
+                let (mut head, body) = error_reply(code);
+                if code == 426 {
+                    let _ = head.add_header("Sec-WebSocket-Version", "13");
+                }
+                return self.reply_and_finish(x, (head, body)).await;
+            }
+        };
+        x.status = 101;
+        x.keep_alive = false;
+        if self.write(&accepted).await.is_err() {
+            return Next::Close;
+        }
+        let leftover = std::mem::take(&mut self.buf).to_vec();
+        let mut socket = WebSocketStream::from_partially_read(
+            &mut self.stream,
+            leftover,
+            Role::Server,
+            Some(ws::config(compatible)),
+        )
+        .await;
+        let (session, mut bridge) = ws::session(info);
+        let spawned = std::thread::Builder::new()
+            .name("uhttpd-ws".into())
+            .spawn(move || handler.session(session));
+        if spawned.is_err() {
+            return Next::Close;
+        }
+        loop {
+            tokio::select! {
+                incoming = socket.next() => {
+                    let message = match incoming {
+                        Some(Ok(Message::Text(text))) => WsMessage::Text(text.to_string()),
+                        Some(Ok(Message::Binary(data))) => WsMessage::Binary(data),
+                        // Pings are answered and closes completed by tungstenite.
+                        Some(Ok(_)) => continue,
+                        Some(Err(_)) | None => break,
+                    };
+                    if bridge.incoming.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                outgoing = bridge.outgoing.recv() => {
+                    let sent = match outgoing {
+                        Some(WsMessage::Text(text)) => socket.send(Message::text(text)).await,
+                        Some(WsMessage::Binary(data)) => socket.send(Message::binary(data)).await,
+                        None => {
+                            let _ = socket.close(None).await;
+                            break;
+                        }
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        Next::Close
     }
 
     /// Holds an EventSource client: its queued events, heartbeats when idle,

@@ -1,0 +1,195 @@
+//! WebSocket endpoints: the RFC 6455 handshake decision (pure) and the
+//! blocking session a handler thread sees. Framing, fragmentation, ping/pong
+//! and close codes are tungstenite's; the socket side lives in `server`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::error::{Error, Result};
+use crate::exchange::RequestInfo;
+use crate::limits;
+use crate::proto::RequestHead;
+
+/// A message in either direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WsMessage {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// Code that runs a WebSocket session on a thread of its own.
+pub trait WsHandler: Send + Sync + 'static {
+    /// Runs one session; the connection closes when it returns.
+    fn session(&self, session: WsSession);
+    /// Accepts what MicroPython's `webrepl_cli.py` sends: no
+    /// `Sec-WebSocket-Version`, any key, unmasked frames, small frames.
+    fn webrepl_compatible(&self) -> bool {
+        false
+    }
+}
+
+/// The handler's end of a session: blocking receive and send.
+pub struct WsSession {
+    info: Arc<RequestInfo>,
+    incoming: mpsc::Receiver<WsMessage>,
+    outgoing: mpsc::Sender<WsMessage>,
+}
+
+/// The connection's end of a session.
+pub(crate) struct WsBridge {
+    pub incoming: mpsc::Sender<WsMessage>,
+    pub outgoing: mpsc::Receiver<WsMessage>,
+}
+
+pub(crate) fn session(info: Arc<RequestInfo>) -> (WsSession, WsBridge) {
+    let (in_tx, in_rx) = mpsc::channel(limits::WS_CHANNEL_MESSAGES);
+    let (out_tx, out_rx) = mpsc::channel(limits::WS_CHANNEL_MESSAGES);
+    let session = WsSession {
+        info,
+        incoming: in_rx,
+        outgoing: out_tx,
+    };
+    let bridge = WsBridge {
+        incoming: in_tx,
+        outgoing: out_rx,
+    };
+    (session, bridge)
+}
+
+impl WsSession {
+    pub fn info(&self) -> &Arc<RequestInfo> {
+        &self.info
+    }
+
+    /// The next message; `None` once the client closed or the server stops.
+    pub fn recv(&mut self) -> Option<WsMessage> {
+        self.incoming.blocking_recv()
+    }
+
+    /// A sender that can be used from other threads while `recv` waits.
+    pub fn sender(&self) -> WsSender {
+        WsSender(self.outgoing.clone())
+    }
+}
+
+/// Sends on a session from any (non-async) thread.
+#[derive(Clone)]
+pub struct WsSender(mpsc::Sender<WsMessage>);
+
+impl WsSender {
+    pub fn send(&self, message: WsMessage) -> Result<()> {
+        self.0
+            .blocking_send(message)
+            .map_err(|_| Error::ConnectionClosed)
+    }
+
+    pub fn text(&self, text: impl Into<String>) -> Result<()> {
+        self.send(WsMessage::Text(text.into()))
+    }
+
+    pub fn binary(&self, data: impl Into<Bytes>) -> Result<()> {
+        self.send(WsMessage::Binary(data.into()))
+    }
+}
+
+/// Checks an upgrade request; the `101` reply, or the status to refuse with.
+pub fn handshake(head: &RequestHead, webrepl_compatible: bool) -> Result<Bytes, u16> {
+    if head.method != "GET" || !head.has_token("upgrade", "websocket") {
+        return Err(426);
+    }
+    if !head.has_token("connection", "upgrade") {
+        return Err(400);
+    }
+    let key = head.header("sec-websocket-key").ok_or(400u16)?;
+    if !webrepl_compatible {
+        if head.header("sec-websocket-version") != Some(b"13") {
+            return Err(426);
+        }
+        if !is_valid_key(key) {
+            return Err(400);
+        }
+    }
+    let accept = derive_accept_key(key);
+    Ok(Bytes::from(format!(
+        "HTTP/1.1 101 Switching Protocols\r\nServer: uhttpd\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )))
+}
+
+/// True for a request that asks to switch to WebSocket at all.
+pub fn is_upgrade(head: &RequestHead) -> bool {
+    head.has_token("upgrade", "websocket")
+}
+
+/// RFC 6455 §4.1: the key is 16 random bytes in base64 (24 characters, `==` end).
+fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// tungstenite's settings for an endpoint.
+pub(crate) fn config(webrepl_compatible: bool) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(limits::WS_MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(limits::WS_MAX_MESSAGE_BYTES))
+        .accept_unmasked_frames(webrepl_compatible)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{parse_head, HeadLimits};
+
+    fn head(text: &str) -> RequestHead {
+        parse_head(text.as_bytes(), &HeadLimits::default())
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    const UPGRADE: &str =
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n";
+
+    #[test]
+    fn rfc_6455_example_key_gets_its_accept() {
+        let reply = handshake(
+            &head(&format!("{UPGRADE}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")),
+            false,
+        )
+        .unwrap();
+        let text = String::from_utf8(reply.to_vec()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(text.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    }
+
+    #[test]
+    fn strict_endpoints_refuse_what_webrepl_cli_sends() {
+        let cli = head(&format!("{UPGRADE}Sec-WebSocket-Key: foo\r\n\r\n"));
+        assert_eq!(handshake(&cli, false), Err(426));
+        assert!(handshake(&cli, true).is_ok());
+        let bad_key = head(&format!(
+            "{UPGRADE}Sec-WebSocket-Key: foo\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ));
+        assert_eq!(handshake(&bad_key, false), Err(400));
+    }
+
+    #[test]
+    fn plain_requests_and_missing_headers_are_refused() {
+        assert_eq!(
+            handshake(&head("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n"), true),
+            Err(426)
+        );
+        let no_connection = head(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Key: a\r\n\r\n",
+        );
+        assert_eq!(handshake(&no_connection, true), Err(400));
+        let no_key = head(&format!("{UPGRADE}\r\n"));
+        assert_eq!(handshake(&no_key, true), Err(400));
+    }
+}
