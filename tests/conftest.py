@@ -129,7 +129,7 @@ class Conn:
 
     def __init__(self, srv_or_port, timeout=TIMEOUT):
         self.sock = socket.create_connection((HOST, port_of(srv_or_port)), timeout=timeout)
-        self.buf = b""
+        self.buf = bytearray()
 
     # plumbing -------------------------------------------------------------
     def send(self, data):
@@ -138,36 +138,43 @@ class Conn:
         self.sock.sendall(data)
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        chunk = self.sock.recv(262144)
         if not chunk:
-            raise EOFError("connection closed by server; buffered: %r" % self.buf[:300])
+            raise EOFError("connection closed by server; buffered: %r" % bytes(self.buf[:300]))
         self.buf += chunk
 
     def read_line(self):
-        while b"\r\n" not in self.buf:
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(self.buf) - 1)
             self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
+        line = bytes(self.buf[:i])
+        del self.buf[: i + 2]
         return line
 
     def read_exact(self, n):
         while len(self.buf) < n:
             self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
         return data
 
     def read_until_close(self):
         """Everything until the server closes (socket timeout raises)."""
-        out = self.buf
-        self.buf = b""
+        out = bytearray(self.buf)
+        self.buf = bytearray()
         while True:
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(262144)
             except ConnectionResetError:
                 break
             if not chunk:
                 break
             out += chunk
-        return out
+        return bytes(out)
 
     def closed_by_peer(self, timeout=3.0):
         """True if the server closes the connection within ``timeout`` s
@@ -185,9 +192,15 @@ class Conn:
 
     # HTTP -----------------------------------------------------------------
     def read_head(self):
-        while b"\r\n\r\n" not in self.buf:
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(self.buf) - 3)
             self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        head = bytes(self.buf[:i])
+        del self.buf[: i + 4]
         lines = head.split(b"\r\n")
         version, _, rest = lines[0].decode("latin-1").partition(" ")
         code, _, reason = rest.partition(" ")
@@ -206,8 +219,8 @@ class Conn:
         te = (reply.header("transfer-encoding") or "").lower()
         cl = reply.header("content-length")
         if "chunked" in te:
-            raw = b""
-            body = b""
+            raw = bytearray()
+            body = bytearray()
             while True:
                 line = self.read_line()
                 raw += line + b"\r\n"
@@ -225,7 +238,7 @@ class Conn:
                 assert crlf == b"\r\n", "bad chunk framing: %r" % crlf
                 raw += data + b"\r\n"
                 body += data
-            reply.body, reply.raw_body = body, raw
+            reply.body, reply.raw_body = bytes(body), bytes(raw)
         elif cl is not None:
             reply.body = reply.raw_body = self.read_exact(int(cl))
         else:
@@ -369,3 +382,108 @@ def uhttpd_log():
     finally:
         logger.removeHandler(collector)
         logger.setLevel(old_level)
+
+
+# --------------------------------------------------------------------------
+# files on disk (test_files.py, test_uploads.py, test_file_acl.py)
+
+
+def tree(path):
+    """Sorted relative paths of every file and directory under ``path``
+    (directories end with '/'); symlinks are listed, not followed."""
+    import os
+
+    out = []
+    base = str(path)
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel = os.path.relpath(dirpath, base)
+        rel = "" if rel == "." else rel + "/"
+        for d in dirnames:
+            full = os.path.join(dirpath, d)
+            out.append(rel + d + ("" if os.path.islink(full) else "/"))
+        for f in filenames:
+            out.append(rel + f)
+    return sorted(out)
+
+
+def wait_until(pred, timeout=2.0, interval=0.02):
+    """Polls ``pred()`` until it is truthy or ``timeout`` s pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def tree_settles_to(path, expected, timeout=2.0):
+    """Waits (up to ``timeout`` s) for ``tree(path)`` to equal ``expected``;
+    returns the last tree seen (compare it with ``expected``)."""
+    expected = sorted(expected)
+    seen = [None]
+
+    def check():
+        seen[0] = tree(path)
+        return seen[0] == expected
+
+    wait_until(check, timeout)
+    return seen[0]
+
+
+@pytest.fixture
+def server_process():
+    """Factory: ``server_process(script, root)`` runs ``script`` in a fresh
+    interpreter (env ``UHTTPD_ROOT`` = root) and returns the port it prints.
+
+    The script must create its server, then ``print(srv.port(), flush=True)``
+    and block on ``sys.stdin.read()``; it is stopped at teardown by closing
+    its stdin (and killed by pid if it does not exit).
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    procs = []
+
+    def start(script, root):
+        env = dict(os.environ, UHTTPD_ROOT=str(root))
+        errfile = tempfile.TemporaryFile()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+            env=env,
+        )
+        procs.append(proc)
+        line = [b""]
+
+        def read_port():
+            line[0] = proc.stdout.readline()
+
+        t = threading.Thread(target=read_port, daemon=True)
+        t.start()
+        t.join(15)
+        try:
+            return int(line[0].strip())
+        except ValueError:
+            proc.kill()
+            proc.wait(5)
+            errfile.seek(0)
+            raise AssertionError(
+                "server process did not start: stdout=%r stderr=%r" % (line[0], errfile.read())
+            )
+
+    yield start
+    for proc in procs:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(5)
+        except Exception:  # noqa: BLE001
+            proc.kill()
+            proc.wait(5)

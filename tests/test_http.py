@@ -339,3 +339,52 @@ def test_malformed_requests_are_refused(server, data, status):
     assert r.status == 200
     assert rec.calls == 1
 
+
+
+# --------------------------------------------------------------------------
+# robustness
+
+
+def test_client_gone_before_reply_does_not_hurt_the_server(server):
+    srv = server()
+    finished = []
+
+    def late(req):
+        time.sleep(0.3)
+        try:
+            req.write(b"z" * (1 << 20))
+        finally:
+            finished.append(True)
+
+    srv.route("/late", uhttpd.GET, late)
+    srv.route("/ok", uhttpd.GET, lambda req: req.write("ok"))
+    c = Conn(srv)
+    c.send(b"GET /late HTTP/1.1\r\nHost: t\r\n\r\n")
+    c.close()
+    deadline = time.monotonic() + 5
+    while not finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert finished == [True]
+    assert get(srv, "/ok").body == b"ok"
+
+
+def test_many_idle_connections_do_not_block_new_requests(echo_srv):
+    idle = [Conn(echo_srv) for _ in range(200)]
+    try:
+        # half of them sent a partial head
+        for c in idle[::2]:
+            c.send(b"GET /partial HTTP/1.1\r\nHo")
+        r = get(echo_srv, "/fresh")
+        assert (r.status, r.body) == (200, b"1 /fresh 0 ")
+    finally:
+        for c in idle:
+            c.close()
+    assert get(echo_srv, "/again").status == 200
+
+
+def test_half_sent_request_then_close_does_not_hurt(echo_srv):
+    c = Conn(echo_srv)
+    c.send(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly a bit")
+    c.close()
+    time.sleep(0.2)
+    assert get(echo_srv, "/ok").status == 200

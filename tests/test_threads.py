@@ -524,3 +524,20 @@ def test_interpreter_exit_after_serving_without_close(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for bad in ("Fatal Python error", "panicked", "Segmentation fault"):
         assert bad not in proc.stderr, proc.stderr
+
+
+def test_client_not_reading_a_big_reply_does_not_hold_the_worker(server):
+    srv = server(workers=1)
+    big = b"B" * (32 << 20)  # more than the kernel buffers hold
+    srv.route("/big", uhttpd.GET, lambda req: req.write(big, mime="application/octet-stream"))
+    srv.route("/small", uhttpd.GET, lambda req: req.write("small"))
+    with Conn(srv, timeout=10) as lazy:
+        lazy.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        start = time.monotonic()
+        r = get(srv, "/small", timeout=5)
+        assert (r.status, r.body) == (200, b"small")
+        assert time.monotonic() - start < 3
+        # the lazy client still gets its whole reply when it reads
+        reply = lazy.read_response()
+        assert reply.status == 200 and len(reply.body) == len(big)

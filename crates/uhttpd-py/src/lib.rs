@@ -3,6 +3,7 @@
 
 mod errors;
 mod logging;
+mod repl;
 mod request;
 mod server;
 mod workers;

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
 use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
+use uhttpd::repl::WebRepl;
 use uhttpd::{
     AclDecision, Auth, AuthDecision, Config, Endpoint, EventHub, FileServer, Methods, Receiver,
     RequestInfo, VirtualPath,
@@ -15,12 +16,16 @@ use uhttpd::{
 
 use crate::errors::IntoPyResult;
 use crate::logging;
+use crate::repl::{wait_for_sessions, PyInterpreter};
 use crate::request::{to_bytes, Request};
 use crate::workers::PythonThreads;
 
 pub const AUTH_OPEN: i64 = 0;
 pub const AUTH_BASIC: i64 = 1;
 pub const AUTH_CUSTOM: i64 = 2;
+
+/// The server holding the process's one WebREPL.
+static REPL_OWNER: Mutex<Weak<uhttpd::Server>> = Mutex::new(Weak::new());
 
 /// Every running engine, so interpreter exit can close them before Python goes away.
 static LIVE: Mutex<Vec<Weak<uhttpd::Server>>> = Mutex::new(Vec::new());
@@ -329,21 +334,6 @@ impl Server {
             .push(object.clone().unbind());
     }
 
-    /// Registers a feature whose endpoint a later part of the module serves.
-    fn reserve(
-        &self,
-        label: &str,
-        pattern: &str,
-        methods: Methods,
-        slots: usize,
-        fallthrough: bool,
-    ) -> PyResult<()> {
-        let endpoint = Endpoint::Handler(Arc::new(NotBuilt(label.to_string())));
-        self.engine()?
-            .add_endpoint(label, pattern, methods, slots, fallthrough, endpoint)
-            .py()
-    }
-
     fn shut(&mut self, py: Python<'_>) {
         if let Some(engine) = self.engine.take() {
             py.detach(|| engine.close());
@@ -366,16 +356,6 @@ fn device_path(path: &str, what: &str) -> PyResult<VirtualPath> {
     VirtualPath::from_device(path).map_err(|e| {
         PyValueError::new_err(format!("{what} {path:?} is not a valid device path: {e:?}"))
     })
-}
-
-/// Endpoint of a registered feature that this build does not serve yet: 501.
-struct NotBuilt(String);
-
-impl uhttpd::Handler for NotBuilt {
-    fn handle(&self, request: uhttpd::Request) {
-        log::warn!(target: "uhttpd", "{} is registered but not available in this build", self.0);
-        request.deny(501);
-    }
 }
 
 #[pymethods]
@@ -670,13 +650,39 @@ impl Server {
         py.detach(|| hub.dispatch(&data, event)).py()
     }
 
-    /// The REPL over WebSocket at `url` (one slot).
+    /// MicroPython's WebREPL at `url` (one slot; one per process). `pwd`
+    /// protects it; `None` leaves it open to anyone who can reach the port.
     #[pyo3(signature = (url, pwd=None))]
-    fn ws(&self, url: &str, pwd: Option<&str>) -> PyResult<()> {
+    fn ws(&self, py: Python<'_>, url: &str, pwd: Option<String>) -> PyResult<()> {
+        let engine = self.engine()?.clone();
+        let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
+        if owner.upgrade().is_some_and(|server| !server.is_closed()) {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "a WebREPL is already registered in this process (ws() works once per process)",
+            ));
+        }
         if pwd.is_none() {
             log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
         }
-        self.reserve("ws", url, Methods::GET, 1, true)
+        let interpreter = PyInterpreter::new(py)?;
+        let repl = WebRepl::new(
+            pwd,
+            engine.device_fs().clone(),
+            engine.file_acl(),
+            Arc::new(interpreter),
+        );
+        engine
+            .add_endpoint(
+                "ws",
+                url,
+                Methods::GET,
+                1,
+                true,
+                Endpoint::WebSocket(Arc::new(repl)),
+            )
+            .py()?;
+        *owner = Arc::downgrade(&engine);
+        Ok(())
     }
 
     /// Stops the server; the port is closed when this returns. Idempotent.
@@ -744,5 +750,6 @@ pub fn _shutdown(py: Python<'_>) {
             engine.close();
         }
     });
+    wait_for_sessions(py);
     logging::stop(py);
 }

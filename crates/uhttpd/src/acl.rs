@@ -37,6 +37,9 @@ impl AclDecision {
     }
 }
 
+/// The server's current ACL callback, shared with the REPL's file transfers.
+pub type AclSlot = std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn FileAcl>>>>;
+
 /// Asked with the device path (directories end with `/`); may block.
 pub trait FileAcl: Send + Sync + 'static {
     fn check(&self, path: &str) -> AclDecision;

@@ -129,7 +129,7 @@ impl FileServer {
                 if let Err(code) = acl(&vpath, Access::Read) {
                     return Outcome::Refused(code);
                 }
-                self.listing(fs, &requested, &host)
+                self.listing(fs, &requested, &vpath, &host)
             }
             Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
             Some(Located::File(found)) => {
@@ -141,13 +141,17 @@ impl FileServer {
         }
     }
 
-    fn listing(&self, fs: &DeviceFs, requested: &VirtualPath, host: &std::path::Path) -> Outcome {
+    /// The JSON document for `requested`, found on the device at `dir_vpath`
+    /// (inside the ext mount when it was served from there).
+    fn listing(
+        &self,
+        fs: &DeviceFs,
+        requested: &VirtualPath,
+        dir_vpath: &VirtualPath,
+        host: &std::path::Path,
+    ) -> Outcome {
         let Ok(entries) = std::fs::read_dir(host) else {
             return Outcome::Refused(404);
-        };
-        let dir_vpath = match &self.base {
-            Some(base) => requested.within(base),
-            None => requested.clone(),
         };
         let mut dirs = Vec::new();
         let mut files = Vec::new();

@@ -177,13 +177,15 @@ pub(crate) fn encode_head(out: &mut BytesMut, head: &ReplyHead, framing: Framing
     out.put_slice(b"\r\nServer: uhttpd\r\nDate: ");
     put_date(out);
     out.put_slice(b"\r\n");
-    if !head.status.forbids_body() || head.status.code == 304 {
+    // 1xx, 204 and 304 have no body, so no type or length of one.
+    let bodiless = head.status.forbids_body();
+    if !bodiless {
         out.put_slice(b"Content-Type: ");
         out.put_slice(head.content_type.as_deref().unwrap_or(b"text/html"));
         out.put_slice(b"\r\n");
     }
     match framing {
-        Framing::Length(_) if head.status.forbids_body() && head.status.code != 304 => {}
+        Framing::Length(_) if bodiless => {}
         Framing::Length(n) => {
             out.put_slice(b"Content-Length: ");
             out.put_slice(n.to_string().as_bytes());

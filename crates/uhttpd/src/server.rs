@@ -17,7 +17,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::acl::{Access, FileAcl};
+use crate::acl::{Access, AclSlot, FileAcl};
 use crate::auth::{basic_matches, Auth, AuthDecision};
 use crate::config::{Config, Limits};
 use crate::error::{Error, Result};
@@ -99,7 +99,7 @@ struct Shared {
     routes_frozen: AtomicBool,
     pool: ThreadPool,
     fs: DeviceFs,
-    file_acl: RwLock<Option<Arc<dyn FileAcl>>>,
+    file_acl: AclSlot,
     shutdown: watch::Sender<bool>,
     connections: Arc<Semaphore>,
 }
@@ -140,7 +140,7 @@ impl Server {
             routes_frozen: AtomicBool::new(false),
             pool,
             fs,
-            file_acl: RwLock::new(None),
+            file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         });
@@ -214,6 +214,11 @@ impl Server {
     /// The device filesystem (root and external storage mount).
     pub fn device_fs(&self) -> &DeviceFs {
         &self.shared.fs
+    }
+
+    /// The file ACL as it is now and as later `set_file_acl` calls change it.
+    pub fn file_acl(&self) -> AclSlot {
+        self.shared.file_acl.clone()
     }
 
     /// From now on `route()` refuses: the routes were given whole to the constructor.

@@ -87,6 +87,13 @@ impl WsSender {
             .map_err(|_| Error::ConnectionClosed)
     }
 
+    /// Sends unless the client is behind; never waits.
+    pub fn try_send(&self, message: WsMessage) -> Result<()> {
+        self.0
+            .try_send(message)
+            .map_err(|_| Error::ConnectionClosed)
+    }
+
     pub fn text(&self, text: impl Into<String>) -> Result<()> {
         self.send(WsMessage::Text(text.into()))
     }

@@ -1,0 +1,507 @@
+//! Every limit and timeout of `Config::limits` (and the pool bounds) over real sockets.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use common::*;
+use uhttpd::{limits, Config, Limits, Methods, Server};
+
+/// A server whose every path answers `GET`/`POST` with "ok" and counts the calls.
+fn counting_server(config: Config) -> (Server, Arc<AtomicUsize>) {
+    let server = start(config);
+    let calls = counter();
+    let c = calls.clone();
+    server
+        .route(
+            "/*",
+            Methods::GET | Methods::POST,
+            Arc::new(move |mut req: uhttpd::Request| {
+                c.fetch_add(1, Ordering::SeqCst);
+                reply(&mut req, 200, "ok");
+            }),
+        )
+        .unwrap();
+    (server, calls)
+}
+
+fn with_limits(limits: Limits) -> Config {
+    Config { limits, ..config() }
+}
+
+/// A GET whose target is `target_len` bytes and whose head is `head_len` bytes in all.
+fn sized_request(target_len: usize, head_len: usize) -> Vec<u8> {
+    let target = format!("/{}", "t".repeat(target_len - 1));
+    let bare = format!("GET {target} HTTP/1.1\r\nHost: test\r\nX-Pad: \r\n\r\n");
+    assert!(head_len >= bare.len(), "head too small for the target");
+    let pad = "p".repeat(head_len - bare.len());
+    let req = format!("GET {target} HTTP/1.1\r\nHost: test\r\nX-Pad: {pad}\r\n\r\n");
+    assert_eq!(req.len(), head_len);
+    req.into_bytes()
+}
+
+/// Sends `req` on a new connection and returns the reply; the connection is
+/// expected to close after it when `closes`.
+fn exchange(server: &Server, req: &[u8], closes: bool) -> Response {
+    let mut c = Client::connect(server);
+    c.send(req);
+    let r = c.response();
+    if closes {
+        c.expect_closed();
+    }
+    r
+}
+
+#[test]
+fn head_at_max_head_bytes_is_served_and_one_byte_more_is_431() {
+    let (server, calls) = counting_server(with_limits(Limits {
+        max_head_bytes: 1024,
+        ..config().limits
+    }));
+    let ok = exchange(&server, &sized_request(10, 1024), false);
+    assert_eq!(ok.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(ok.body, b"ok");
+    assert_eq!(count(&calls), 1);
+
+    let big = exchange(&server, &sized_request(10, 1025), true);
+    assert_eq!(
+        big.status_line,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    assert_eq!(big.header("Connection"), Some("close"));
+    assert_eq!(big.body_str(), "431 Request Header Fields Too Large\n");
+    assert_eq!(count(&calls), 1, "handler ran for an oversized head");
+}
+
+#[test]
+fn target_at_max_uri_bytes_is_served_and_one_byte_more_is_414() {
+    let (server, calls) = counting_server(with_limits(Limits {
+        max_uri_bytes: 256,
+        ..config().limits
+    }));
+    let ok = exchange(&server, &sized_request(256, 400), false);
+    assert_eq!(ok.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(count(&calls), 1);
+
+    let long = exchange(&server, &sized_request(257, 400), true);
+    assert_eq!(long.status_line, "HTTP/1.1 414 URI Too Long");
+    assert_eq!(long.body_str(), "414 URI Too Long\n");
+    assert_eq!(count(&calls), 1, "handler ran for an oversized target");
+}
+
+#[test]
+fn default_limits_are_the_named_constants_and_hold_at_their_edges() {
+    let defaults = Config::default().limits;
+    assert_eq!(defaults.max_head_bytes, limits::MAX_HEAD_BYTES);
+    assert_eq!(defaults.max_uri_bytes, limits::MAX_URI_BYTES);
+    assert_eq!(defaults.header_timeout, limits::HEADER_READ_TIMEOUT);
+    assert_eq!(defaults.idle_timeout, limits::IDLE_KEEPALIVE_TIMEOUT);
+    assert_eq!(defaults.io_timeout, limits::IO_STALL_TIMEOUT);
+    assert_eq!(defaults.max_connections, limits::MAX_CONNECTIONS);
+    assert_eq!(defaults.max_drain_bytes, limits::MAX_DRAIN_BYTES);
+    assert_eq!(limits::MAX_HEAD_BYTES, 16 * 1024);
+    assert_eq!(limits::MAX_URI_BYTES, 8 * 1024);
+    const { assert!(limits::MAX_CONNECTIONS >= 10_000) };
+
+    let (server, calls) = counting_server(config());
+    let head = limits::MAX_HEAD_BYTES;
+    let uri = limits::MAX_URI_BYTES;
+    assert_eq!(
+        exchange(&server, &sized_request(10, head), false).status,
+        200
+    );
+    assert_eq!(
+        exchange(&server, &sized_request(10, head + 1), true).status,
+        431
+    );
+    assert_eq!(
+        exchange(&server, &sized_request(uri, uri + 200), false).status,
+        200
+    );
+    assert_eq!(
+        exchange(&server, &sized_request(uri + 1, uri + 200), true).status,
+        414
+    );
+    assert_eq!(count(&calls), 2);
+}
+
+#[test]
+fn a_huge_head_is_refused_with_431_before_it_is_all_read() {
+    let (server, calls) = counting_server(config());
+    let mut c = Client::connect(&server);
+    let mut req = b"GET / HTTP/1.1\r\nHost: test\r\n".to_vec();
+    for i in 0..4000 {
+        req.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "f".repeat(40)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    // The server stops reading past the limit; our write may fail when it closes.
+    let _ = c.try_send(&req);
+    let r = c.response();
+    assert_eq!(r.status, 431);
+    assert_eq!(count(&calls), 0);
+}
+
+#[test]
+fn max_headers_fields_are_served_and_one_more_is_431() {
+    let (server, calls) = counting_server(config());
+    let fields = |n: usize| {
+        let mut req = b"GET / HTTP/1.1\r\nHost: test\r\n".to_vec();
+        for i in 1..n {
+            req.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        req
+    };
+    assert_eq!(
+        exchange(&server, &fields(limits::MAX_HEADERS), false).status,
+        200
+    );
+    let r = exchange(&server, &fields(limits::MAX_HEADERS + 1), true);
+    assert_eq!(
+        r.status_line,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    assert_eq!(count(&calls), 1);
+}
+
+fn short_header_timeout() -> Config {
+    with_limits(Limits {
+        header_timeout: Duration::from_millis(300),
+        ..config().limits
+    })
+}
+
+#[test]
+fn half_a_head_then_silence_gets_408_and_close() {
+    let (server, calls) = counting_server(short_header_timeout());
+    let mut c = Client::connect(&server);
+    let t0 = Instant::now();
+    c.send(b"GET / HTTP/1.1\r\nHost: test\r\n");
+    let r = c.response();
+    let waited = t0.elapsed();
+    assert_eq!(r.status_line, "HTTP/1.1 408 Request Timeout");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(r.body_str(), "408 Request Timeout\n");
+    c.expect_closed();
+    assert!(waited >= Duration::from_millis(250), "408 after {waited:?}");
+    assert!(waited < Duration::from_secs(2), "408 after {waited:?}");
+    assert_eq!(count(&calls), 0);
+}
+
+#[test]
+fn a_trickling_client_still_gets_408_at_the_header_deadline() {
+    let (server, calls) = counting_server(short_header_timeout());
+    let mut c = Client::connect(&server);
+    let mut writer = c.stream.try_clone().unwrap();
+    let t0 = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        use std::io::Write;
+        // One byte every 50 ms: each read succeeds, the head never ends.
+        for b in b"GET / HTTP/1.1\r\nHost: test\r\nX-Slow: "
+            .iter()
+            .cycle()
+            .take(60)
+        {
+            if writer.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let r = c.response();
+    let waited = t0.elapsed();
+    assert_eq!(r.status, 408);
+    assert!(waited < Duration::from_secs(2), "408 after {waited:?}");
+    trickle.join().unwrap();
+    assert_eq!(count(&calls), 0);
+}
+
+#[test]
+fn a_silent_client_is_closed_without_a_reply() {
+    let (server, calls) = counting_server(short_header_timeout());
+    let mut c = Client::connect(&server);
+    let t0 = Instant::now();
+    let got = c.read_to_close();
+    let waited = t0.elapsed();
+    assert!(
+        got.is_empty(),
+        "silent client got {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(2), "closed after {waited:?}");
+    assert_eq!(count(&calls), 0);
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
+    let (server, calls) = counting_server(with_limits(Limits {
+        header_timeout: Duration::from_secs(4),
+        idle_timeout: Duration::from_millis(400),
+        ..config().limits
+    }));
+    let mut c = Client::connect(&server);
+    let t0 = Instant::now();
+    c.send(&get("/one"));
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("Connection").is_none(),
+        "reply should keep the connection"
+    );
+    // Still open a while after the reply...
+    c.expect_open(Duration::from_millis(150));
+    // ...then closed without a byte.
+    c.expect_closed();
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350),
+        "closed after {waited:?}"
+    );
+    // Well before the 4 s header timeout: the idle timeout applied.
+    assert!(waited < Duration::from_secs(2), "closed after {waited:?}");
+    assert_eq!(count(&calls), 1);
+}
+
+#[test]
+fn a_client_that_stops_sending_its_body_fails_the_handlers_read() {
+    let server = start(with_limits(Limits {
+        io_timeout: Duration::from_millis(300),
+        ..config().limits
+    }));
+    let (tx, rx) = mpsc::channel();
+    server
+        .route(
+            "/upload",
+            Methods::POST,
+            Arc::new(move |mut req: uhttpd::Request| {
+                let result = req.read_to_end(None);
+                let failed = result.is_err();
+                let _ = tx.send(result.map_err(|e| e.kind()));
+                if failed {
+                    reply(&mut req, 400, "read failed");
+                } else {
+                    reply(&mut req, 200, "read all");
+                }
+            }),
+        )
+        .unwrap();
+    let mut c = Client::connect(&server);
+    let t0 = Instant::now();
+    c.send(b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789");
+    let result = rx.recv_timeout(TIMEOUT).expect("handler finished reading");
+    let waited = t0.elapsed();
+    assert_eq!(result, Err(ErrorKind::TimedOut));
+    assert!(
+        waited >= Duration::from_millis(250),
+        "read failed after {waited:?}"
+    );
+    let r = c.response();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body, b"read failed");
+    assert_eq!(r.header("Connection"), Some("close"));
+    c.expect_closed();
+}
+
+#[test]
+fn max_connections_refuses_the_third_with_503_while_two_are_served() {
+    let (server, calls) = counting_server(with_limits(Limits {
+        max_connections: 2,
+        ..config().limits
+    }));
+    let mut first = Client::connect(&server);
+    let mut second = Client::connect(&server);
+    for c in [&mut first, &mut second] {
+        c.send(&get("/a"));
+        assert_eq!(c.response().status, 200);
+    }
+    let mut third = Client::connect(&server);
+    let r = third.response();
+    assert_eq!(r.status_line, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(r.header("Content-Length"), Some("0"));
+    third.expect_closed();
+    for c in [&mut first, &mut second] {
+        c.send(&get("/b"));
+        assert_eq!(c.response().status, 200);
+    }
+    assert_eq!(count(&calls), 4);
+
+    // A freed connection slot is given to the next client.
+    drop(first);
+    let served = wait_for(Duration::from_secs(2), || {
+        try_status(&server, &get("/c")) == Some(200)
+    });
+    assert!(served, "slot of a closed connection was never reused");
+}
+
+fn draining_server(drain: u64) -> (Server, Arc<AtomicUsize>) {
+    let server = start(with_limits(Limits {
+        max_drain_bytes: drain,
+        ..config().limits
+    }));
+    let next = counter();
+    let n = next.clone();
+    server
+        .route(
+            "/ignore",
+            Methods::POST,
+            Arc::new(|mut req: uhttpd::Request| reply(&mut req, 200, "ignored")),
+        )
+        .unwrap();
+    server
+        .route(
+            "/next",
+            Methods::GET,
+            Arc::new(move |mut req: uhttpd::Request| {
+                n.fetch_add(1, Ordering::SeqCst);
+                reply(&mut req, 200, "next");
+            }),
+        )
+        .unwrap();
+    (server, next)
+}
+
+#[test]
+fn an_unread_body_within_max_drain_bytes_keeps_the_connection() {
+    let (server, next) = draining_server(1024);
+    let mut c = Client::connect(&server);
+    let mut req = post("/ignore", &[b'x'; 1000]);
+    req.extend_from_slice(&get("/next"));
+    c.send(&req);
+    let first = c.response();
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (200, &b"ignored"[..])
+    );
+    assert!(first.header("Connection").is_none());
+    let second = c.response();
+    assert_eq!((second.status, second.body.as_slice()), (200, &b"next"[..]));
+    assert_eq!(count(&next), 1);
+    c.expect_open(Duration::from_millis(100));
+}
+
+#[test]
+fn an_unread_body_past_max_drain_bytes_closes_the_connection() {
+    let (server, next) = draining_server(1024);
+    let mut c = Client::connect(&server);
+    let mut req = post("/ignore", &[b'x'; 8192]);
+    req.extend_from_slice(&get("/next"));
+    c.send(&req);
+    let first = c.response();
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (200, &b"ignored"[..])
+    );
+    c.expect_closed();
+    assert_eq!(
+        count(&next),
+        0,
+        "request after an undrained body was served"
+    );
+}
+
+#[test]
+fn a_large_unread_body_still_lets_the_client_read_the_reply() {
+    // The server gives up on a 4 MiB body it will not drain; the client,
+    // still sending, must nevertheless receive the reply.
+    let (server, _next) = draining_server(1024);
+    let mut c = Client::connect(&server);
+    let body = vec![b'x'; 4 << 20];
+    let head = format!(
+        "POST /ignore HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.send(head.as_bytes());
+    let mut writer = c.stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = writer.write_all(&body);
+    });
+    let r = c.response();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"ignored"[..]));
+    let _ = c.read_to_close();
+    sender.join().unwrap();
+}
+
+#[test]
+fn a_full_queue_behind_a_busy_worker_gets_503_with_retry_after() {
+    let server = start(Config {
+        workers: 1,
+        queue: 1,
+        ..config()
+    });
+    let started = counter();
+    let gate = Gate::default();
+    let (s, g) = (started.clone(), gate.clone());
+    server
+        .route(
+            "/block",
+            Methods::GET,
+            Arc::new(move |mut req: uhttpd::Request| {
+                s.fetch_add(1, Ordering::SeqCst);
+                g.wait();
+                reply(&mut req, 200, "done");
+            }),
+        )
+        .unwrap();
+    let mut running = Client::connect(&server);
+    running.send(&get("/block"));
+    assert!(
+        wait_for(TIMEOUT, || count(&started) == 1),
+        "first handler never ran"
+    );
+    let mut queued = Client::connect(&server);
+    queued.send(&get("/block"));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refused = Client::connect(&server);
+    refused.send(&get("/block"));
+    let r = refused.response();
+    gate.open();
+    assert_eq!(r.status_line, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(r.body_str(), "503 Service Unavailable\n");
+    assert_eq!(running.response().body, b"done");
+    assert_eq!(queued.response().body, b"done");
+    assert_eq!(
+        count(&started),
+        2,
+        "the refused request reached the handler"
+    );
+}
+
+#[test]
+fn a_chunk_size_line_past_max_chunk_line_bytes_fails_the_read() {
+    let server = start(config());
+    let (tx, rx) = mpsc::channel();
+    server
+        .route(
+            "/upload",
+            Methods::POST,
+            Arc::new(move |mut req: uhttpd::Request| {
+                let result = req.read_to_end(None);
+                let _ = tx.send(result.map_err(|e| e.kind()));
+                reply(&mut req, 400, "bad body");
+            }),
+        )
+        .unwrap();
+    let mut c = Client::connect(&server);
+    let mut req =
+        b"POST /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n1;x=".to_vec();
+    req.extend_from_slice("e".repeat(limits::MAX_CHUNK_LINE_BYTES + 10).as_bytes());
+    req.extend_from_slice(b"\r\na\r\n0\r\n\r\n");
+    c.send(&req);
+    let result = rx.recv_timeout(TIMEOUT).expect("handler finished reading");
+    assert_eq!(result, Err(ErrorKind::InvalidData));
+    let r = c.response();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("Connection"), Some("close"));
+    c.expect_closed();
+}
