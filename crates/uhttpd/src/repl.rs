@@ -67,15 +67,15 @@ pub trait Interpreter: Send + Sync + 'static {
     fn detach(&self);
 }
 
-/// Terminal output: `\n` becomes `\r\n`, long text is split into frames the
-/// clients can read.
+/// Terminal output: a bare `\n` becomes `\r\n`, long text is split into
+/// frames the clients can read.
 #[derive(Clone)]
 pub struct Terminal(WsSender);
 
 impl Terminal {
     /// Writes, waiting for a slow client (REPL output).
     pub fn write(&self, text: &str) -> bool {
-        split_frames(&text.replace('\n', "\r\n"))
+        split_frames(&crlf(text))
             .into_iter()
             .all(|frame| self.0.text(frame).is_ok())
     }
@@ -83,12 +83,17 @@ impl Terminal {
     /// Writes without waiting: output a program prints is dropped, not
     /// delayed, when the client lags behind.
     pub fn offer(&self, text: &str) {
-        for frame in split_frames(&text.replace('\n', "\r\n")) {
+        for frame in split_frames(&crlf(text)) {
             if self.0.try_send(WsMessage::Text(frame)).is_err() {
                 return;
             }
         }
     }
+}
+
+/// Terminal line ends: `\n` alone becomes `\r\n`; `\r\n` stays as it is.
+fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 fn split_frames(text: &str) -> Vec<String> {
@@ -276,6 +281,12 @@ impl WebRepl {
                     terminal.write(&text);
                 }
                 Edit::Line(line) => {
+                    // A line of auto-indent alone is a blank line: it ends the block.
+                    let line = if line.trim().is_empty() {
+                        String::new()
+                    } else {
+                        line
+                    };
                     let _ = work.send(Work::Run(line, false));
                 }
                 Edit::Block(block) => {
@@ -526,6 +537,11 @@ mod tests {
         assert_eq!(auto_indent("    if y:"), "        ");
         assert_eq!(auto_indent("    pass"), "    ");
         assert_eq!(auto_indent("x = 1"), "");
+    }
+
+    #[test]
+    fn line_ends_become_crlf_once() {
+        assert_eq!(crlf("a\nb\r\nc\n"), "a\r\nb\r\nc\r\n");
     }
 
     #[test]

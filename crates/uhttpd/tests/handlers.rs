@@ -606,6 +606,38 @@ fn custom_auth_denial_answers_its_status_and_skips_the_handler() {
     assert_eq!(count(&asked), 2, "OPTIONS must not be authenticated");
 }
 
+#[test]
+fn custom_auth_401_carries_a_www_authenticate_challenge() {
+    // AuthDecision::Deny documents "401 gets a WWW-Authenticate challenge", and
+    // RFC 9110 11.6.1: a server generating a 401 MUST send WWW-Authenticate.
+    let server = start(Config {
+        auth: Auth::Custom(Arc::new(|_info: &Arc<RequestInfo>| AuthDecision::Deny(401))),
+        ..config()
+    });
+    let calls = counter();
+    let c = calls.clone();
+    server
+        .route(
+            "/guarded",
+            Methods::GET,
+            Arc::new(move |mut req: uhttpd::Request| {
+                c.fetch_add(1, Ordering::SeqCst);
+                reply(&mut req, 200, "in");
+            }),
+        )
+        .unwrap();
+    let mut c = Client::connect(&server);
+    c.send(&get("/guarded"));
+    let r = c.response();
+    assert_eq!(r.status_line, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(count(&calls), 0);
+    assert!(
+        r.header("WWW-Authenticate").is_some(),
+        "401 without a challenge: {:?}",
+        r.headers
+    );
+}
+
 // ---- close() ----
 
 #[test]

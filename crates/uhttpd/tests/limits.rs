@@ -409,6 +409,60 @@ fn an_unread_body_past_max_drain_bytes_closes_the_connection() {
 }
 
 #[test]
+fn a_reply_that_leaves_an_undrainable_body_announces_the_close() {
+    // The declared Content-Length is past max_drain_bytes before the reply is
+    // written, so the server knows it will close (RFC 9110 10.1.1 SHOULD say so).
+    let (server, _next) = draining_server(1024);
+    let mut c = Client::connect(&server);
+    c.send(&post("/ignore", &[b'x'; 8192]));
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    c.expect_closed();
+    assert_eq!(
+        r.header("Connection"),
+        Some("close"),
+        "closed without saying so: {:?}",
+        r.headers
+    );
+}
+
+#[test]
+fn the_over_capacity_503_carries_cors_on_a_cors_server() {
+    // SPEC: cors=True adds Access-Control-Allow-Origin to every reply, errors included.
+    let server = start(Config {
+        cors: true,
+        limits: Limits {
+            max_connections: 1,
+            ..config().limits
+        },
+        ..config()
+    });
+    server
+        .route(
+            "/a",
+            Methods::GET,
+            Arc::new(|mut req: uhttpd::Request| reply(&mut req, 200, "ok")),
+        )
+        .unwrap();
+    let mut first = Client::connect(&server);
+    first.send(&get("/a"));
+    assert_eq!(
+        first.response().header("Access-Control-Allow-Origin"),
+        Some("*")
+    );
+    let mut second = Client::connect(&server);
+    let r = second.response();
+    assert_eq!(r.status, 503);
+    second.expect_closed();
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("*"),
+        "{:?}",
+        r.headers
+    );
+}
+
+#[test]
 fn a_large_unread_body_still_lets_the_client_read_the_reply() {
     // The server gives up on a 4 MiB body it will not drain; the client,
     // still sending, must nevertheless receive the reply.

@@ -395,6 +395,38 @@ fn expect_100_continue_is_not_sent_when_the_handler_never_reads() {
 }
 
 #[test]
+fn a_final_reply_before_the_100_continue_body_announces_the_close() {
+    // RFC 9110 10.1.1: a server that answers before reading the content
+    // SHOULD say whether it closes; this engine closes, so it must say so.
+    let (server, _) = echo_server();
+    server
+        .route(
+            "/refuse",
+            Methods::POST,
+            Arc::new(|mut req: uhttpd::Request| reply(&mut req, 413, "no thanks")),
+        )
+        .unwrap();
+    for path in ["/missing", "/refuse"] {
+        let mut c = Client::connect(&server);
+        c.send(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let r = c.response();
+        assert!(r.status >= 400, "{path}: {}", r.status_line);
+        c.expect_closed();
+        assert_eq!(
+            r.header("Connection"),
+            Some("close"),
+            "{path}: closed without saying so: {:?}",
+            r.headers
+        );
+    }
+}
+
+#[test]
 fn head_gets_the_get_headers_and_no_body() {
     let server = start(config());
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
