@@ -420,6 +420,16 @@ impl BodyDecoder {
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
     }
+
+    /// Body bytes still to come when the length is known (Content-Length);
+    /// `None` for a chunked body that has not ended.
+    pub fn remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
 }
 
 /// Splits off up to `min(remaining, max)` bytes; None if `buf` is empty.

@@ -70,6 +70,10 @@ pub enum Endpoint {
 const OVERLOADED_REPLY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
 
+/// The same for a CORS server (SPEC: every reply, errors included).
+const OVERLOADED_REPLY_CORS: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+
 /// Backlog of the listening socket: bursts of connects wait here, not in SYN retries.
 const LISTEN_BACKLOG: i32 = 1024;
 
@@ -312,7 +316,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, closed: std_mps
                     }
                     Err(_) => {
                         // Never queue past the cap: answer without reading and close.
-                        let _ = stream.try_write(OVERLOADED_REPLY);
+                        let reply = if shared.cors { OVERLOADED_REPLY_CORS } else { OVERLOADED_REPLY };
+                        let _ = stream.try_write(reply);
                         log::warn!(target: "uhttpd", "{remote}: refused, {} connections open", shared.limits.max_connections);
                     }
                 },
@@ -515,7 +520,7 @@ impl Connection {
         };
         if let Auth::Basic(expected) = &self.shared.auth {
             if !basic_matches(expected, head.header("authorization")) {
-                return self.reply_and_finish(x, denial(401, true)).await;
+                return self.reply_and_finish(x, denial(401)).await;
             }
         }
         let found = {
@@ -550,19 +555,19 @@ impl Connection {
             Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
             Endpoint::Files(files) => match self.authenticate(&info).await {
                 Ok(()) => self.serve_files(x, info, files).await,
-                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
             },
             Endpoint::Receiver(receiver) => match self.authenticate(&info).await {
                 Ok(()) => self.receive(x, info, receiver).await,
-                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
             },
             Endpoint::WebSocket(handler) => match self.authenticate(&info).await {
                 Ok(()) => self.run_websocket(x, info, handler).await,
-                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
             },
             Endpoint::Events(hub) => match self.authenticate(&info).await {
                 Ok(()) => self.stream_events(x, &hub).await,
-                Err(code) => self.reply_and_finish(x, self.denial(code)).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
             },
         }
     }
@@ -704,13 +709,6 @@ impl Connection {
             Some(AuthDecision::Deny(code)) => Err(code),
             None => Err(503),
         }
-    }
-
-    fn denial(&self, code: u16) -> (ReplyHead, Bytes) {
-        denial(
-            code,
-            code == 401 && matches!(self.shared.auth, Auth::Basic(_)),
-        )
     }
 
     async fn serve_files(
@@ -1059,12 +1057,29 @@ impl Connection {
         result
     }
 
+    /// Decides, before a head goes out, whether the connection can survive
+    /// this request, so the head can say `Connection: close` when it cannot.
+    fn settle_keep_alive(&self, x: &mut Exchange) {
+        if x.decoder.is_done() {
+            return;
+        }
+        let waiting_for_go_ahead = x.expect_continue && !x.continue_sent;
+        let too_much_left = x
+            .decoder
+            .remaining()
+            .is_some_and(|left| left > self.shared.limits.max_drain_bytes);
+        if waiting_for_go_ahead || too_much_left {
+            x.keep_alive = false;
+        }
+    }
+
     async fn write_head(
         &mut self,
         x: &mut Exchange,
         head: &ReplyHead,
         framing: Framing,
     ) -> io::Result<()> {
+        self.settle_keep_alive(x);
         x.status = head.status.code;
         self.out.clear();
         encode_head(&mut self.out, head, framing, x.wire(self.shared.cors));
@@ -1077,6 +1092,7 @@ impl Connection {
         head: &ReplyHead,
         body: &[u8],
     ) -> io::Result<()> {
+        self.settle_keep_alive(x);
         x.status = head.status.code;
         self.out.clear();
         encode_head(
@@ -1212,7 +1228,7 @@ impl Connection {
                 Ok(true)
             }
             ReplyEvent::Deny(code) => {
-                let (head, body) = self.denial(code);
+                let (head, body) = denial(code);
                 self.write_full(x, &head, &body).await?;
                 Ok(true)
             }
@@ -1314,10 +1330,10 @@ fn status_reply(code: Result<u16, u16>) -> (ReplyHead, Bytes) {
     }
 }
 
-/// A refusal reply; 401 from Basic auth carries the challenge.
-fn denial(code: u16, challenge: bool) -> (ReplyHead, Bytes) {
+/// A refusal reply; a 401 carries the challenge RFC 9110 §11.6.1 requires.
+fn denial(code: u16) -> (ReplyHead, Bytes) {
     let (mut head, body) = error_reply(code);
-    if challenge {
+    if code == 401 {
         let _ = head.add_header("WWW-Authenticate", CHALLENGE);
     }
     (head, body)
