@@ -1041,11 +1041,20 @@ impl Connection {
         }
     }
 
+    /// Writes all of `data`; the stall timeout bounds each wait for progress,
+    /// not the whole transfer, so a slow but steady client is served to the end.
     async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        match timeout(self.shared.limits.io_timeout, self.stream.write_all(data)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        let mut rest = data;
+        while !rest.is_empty() {
+            let written = timeout(self.shared.limits.io_timeout, self.stream.write(rest))
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            rest = &rest[written..];
         }
+        Ok(())
     }
 
     async fn write_out(&mut self, x: &mut Exchange) -> io::Result<()> {
