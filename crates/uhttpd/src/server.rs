@@ -807,7 +807,7 @@ impl Connection {
         while (offset as u64) < end {
             let count = (end - offset as u64).min(SENDFILE_CHUNK) as usize;
             let stream = &self.stream;
-            let sent = timeout(self.shared.limits.io_timeout, async {
+            let sent = while_progressing(socket_fd, self.shared.limits.io_timeout, async {
                 loop {
                     stream.writable().await?;
                     let result = stream.try_io(Interest::WRITABLE, || {
@@ -825,8 +825,7 @@ impl Connection {
                     }
                 }
             })
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+            .await?;
             if sent == 0 {
                 // The file shrank under us: the promised length cannot be kept.
                 return Err(io::ErrorKind::UnexpectedEof.into());
@@ -1041,14 +1040,13 @@ impl Connection {
         }
     }
 
-    /// Writes all of `data`; the stall timeout bounds each wait for progress,
-    /// not the whole transfer, so a slow but steady client is served to the end.
+    /// Writes all of `data`. The stall timeout bounds time without progress,
+    /// not the transfer: a slow but steady client is served to the end.
     async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let (fd, limit) = (self.stream.as_raw_fd(), self.shared.limits.io_timeout);
         let mut rest = data;
         while !rest.is_empty() {
-            let written = timeout(self.shared.limits.io_timeout, self.stream.write(rest))
-                .await
-                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+            let written = while_progressing(fd, limit, self.stream.write(rest)).await?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -1359,6 +1357,43 @@ async fn reserve(tx: &Option<mpsc::Sender<BodyMsg>>) -> Option<mpsc::OwnedPermit
     match tx {
         Some(tx) => tx.clone().reserve_owned().await.ok(),
         None => std::future::pending().await,
+    }
+}
+
+/// Awaits `operation` (a write) as long as the client keeps taking data: each
+/// `limit` without the socket's unsent queue shrinking is a stall. The kernel's
+/// send buffer can hold megabytes, so a blocked write alone says nothing about
+/// a client that reads slowly but steadily.
+async fn while_progressing<T>(
+    fd: std::os::fd::RawFd,
+    limit: Duration,
+    operation: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::pin!(operation);
+    let mut unsent = unsent_bytes(fd);
+    loop {
+        match timeout(limit, &mut operation).await {
+            Ok(result) => return result,
+            Err(_) => {
+                let now = unsent_bytes(fd);
+                if now >= unsent {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                unsent = now;
+            }
+        }
+    }
+}
+
+/// Bytes written to the socket that the client has not taken yet.
+fn unsent_bytes(fd: std::os::fd::RawFd) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) writes one int through the pointer.
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } == 0;
+    if ok {
+        usize::try_from(queued).unwrap_or(0)
+    } else {
+        usize::MAX
     }
 }
 

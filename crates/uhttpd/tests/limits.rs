@@ -2,13 +2,13 @@
 
 mod common;
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::*;
-use uhttpd::{limits, Config, Limits, Methods, Server};
+use uhttpd::{limits, Config, Limits, Methods, Request, Server};
 
 /// A server whose every path answers `GET`/`POST` with "ok" and counts the calls.
 fn counting_server(config: Config) -> (Server, Arc<AtomicUsize>) {
@@ -558,4 +558,47 @@ fn a_chunk_size_line_past_max_chunk_line_bytes_fails_the_read() {
     assert_eq!(r.status, 400);
     assert_eq!(r.header("Connection"), Some("close"));
     c.expect_closed();
+}
+
+/// The stall timeout bounds each wait for progress, not a whole reply: a
+/// client with a tiny receive window that keeps reading gets every byte even
+/// though the transfer takes many times the timeout.
+#[test]
+fn a_slow_but_steady_reader_gets_the_whole_reply() {
+    const BODY: usize = 3 * 1024 * 1024;
+    let mut config = config();
+    config.limits.io_timeout = Duration::from_millis(250);
+    let server = start(config);
+    server
+        .route(
+            "/big",
+            Methods::GET,
+            Arc::new(|mut req: Request| reply(&mut req, 200, vec![b'x'; BODY])),
+        )
+        .unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr(&server).into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut piece = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&piece[..n]),
+            Err(e) => panic!("read failed after {} bytes: {e}", received.len()),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let body_start = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(received.len() - body_start, BODY, "the whole body arrived");
+    assert!(
+        started.elapsed() > Duration::from_millis(250),
+        "the transfer outlasted the stall timeout, so the test means something"
+    );
 }
