@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the tests drive: curl, and Chromium for the browser tests
+# (Playwright drives the system browser; it never downloads one).
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
