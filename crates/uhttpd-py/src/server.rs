@@ -175,7 +175,7 @@ pub struct Server {
     hub: Option<Arc<EventHub>>,
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
-    pending_routes: Vec<RouteSpec>,
+    pending_routes: Option<Vec<RouteSpec>>,
     /// Every Python object the engine holds, for the garbage collector.
     callbacks: Mutex<Vec<Py<PyAny>>>,
 }
@@ -424,9 +424,6 @@ impl Server {
         let engine = py
             .detach(|| uhttpd::Server::start(config, Arc::new(PythonThreads)))
             .py()?;
-        if table.given.is_some() {
-            engine.freeze_routes();
-        }
         let engine = Arc::new(engine);
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         live.retain(|server| server.strong_count() > 0);
@@ -438,7 +435,7 @@ impl Server {
             events,
             hub: None,
             link,
-            pending_routes: table.given.unwrap_or_default(),
+            pending_routes: table.given,
             callbacks: Mutex::new(Vec::new()),
         })
     }
@@ -452,35 +449,16 @@ impl Server {
     ) -> PyResult<()> {
         let py = slf.py();
         let weak = PyWeakrefReference::new(slf.as_any())?.into_any().unbind();
-        let this = slf.borrow();
+        let mut this = slf.borrow_mut();
         let _ = this.link.server.set(weak);
-        let pending: Vec<_> = this
-            .pending_routes
-            .iter()
-            .map(|(url, bits, cb)| (url.clone(), *bits, cb.clone_ref(py)))
-            .collect();
-        drop(this);
-        let this = slf.borrow();
-        for (url, bits, callback) in pending {
-            let methods = methods_from(bits)?;
-            let handler = PyHandler {
-                callback: callback.clone_ref(py),
-                link: this.link.clone(),
-            };
-            this.engine()?
-                .add_endpoint(
-                    "route",
-                    &url,
-                    methods,
-                    methods.count(),
-                    false,
-                    Endpoint::Handler(Arc::new(handler)),
-                )
-                .py()?;
-            this.remember(py, callback.bind(py));
+        let Some(given) = this.pending_routes.take() else {
+            return Ok(());
+        };
+        for (url, bits, callback) in &given {
+            this.register(py, url, *bits, callback.bind(py))?;
         }
-        drop(this);
-        slf.borrow_mut().pending_routes.clear();
+        // The seed: with a table given, no further route() calls.
+        this.engine()?.freeze_routes();
         Ok(())
     }
 
@@ -713,7 +691,7 @@ impl Server {
                 visit.call(callback)?;
             }
         }
-        for (_, _, callback) in &self.pending_routes {
+        for (_, _, callback) in self.pending_routes.iter().flatten() {
             visit.call(callback)?;
         }
         Ok(())
@@ -725,7 +703,7 @@ impl Server {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.pending_routes.clear();
+        self.pending_routes = None;
     }
 }
 
