@@ -1,0 +1,23 @@
+//! WebSocket upgrade requests and WebREPL `WA` transfer requests.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use uhttpd::proto::{parse_head, HeadLimits};
+use uhttpd::repl::{parse_wa, WA_REQUEST_BYTES};
+use uhttpd::ws::handshake;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Some((head, _))) = parse_head(data, &HeadLimits::default()) {
+        for compatible in [false, true] {
+            if let Ok(reply) = handshake(&head, compatible) {
+                assert!(reply.starts_with(b"HTTP/1.1 101 "));
+                assert!(reply.ends_with(b"\r\n\r\n"));
+            }
+        }
+    }
+    for request in data.chunks(WA_REQUEST_BYTES) {
+        if let Some(wa) = parse_wa(request) {
+            assert!(wa.name.len() <= 64);
+        }
+    }
+});
