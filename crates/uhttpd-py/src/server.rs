@@ -164,18 +164,20 @@ fn log_exception(py: Python<'_>, what: impl std::fmt::Display, err: &PyErr) {
     }
 }
 
-#[pyclass(module = "uhttpd", weakref)]
+/// Frozen: every method takes `&self`, so `close()` in one thread and
+/// `dispatch()` in another never collide on a borrow.
+#[pyclass(module = "uhttpd", weakref, frozen)]
 pub struct Server {
-    engine: Option<Arc<uhttpd::Server>>,
+    engine: Arc<uhttpd::Server>,
     /// `Server(ext=...)` was given: `serve(ext=True)` and `receive(extonly=True)` need it.
     has_ext: bool,
     /// The seed's `events`: EventSource clients served at once.
     events: usize,
     /// The `event()` stream, once registered.
-    hub: Option<Arc<EventHub>>,
+    hub: OnceLock<Arc<EventHub>>,
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
-    pending_routes: Option<Vec<RouteSpec>>,
+    pending_routes: Mutex<Option<Vec<RouteSpec>>>,
     /// Every Python object the engine holds, for the garbage collector.
     callbacks: Mutex<Vec<Py<PyAny>>>,
 }
@@ -302,10 +304,14 @@ fn parse_auth(
 }
 
 impl Server {
+    /// The engine, unless the server was closed.
     fn engine(&self) -> PyResult<&Arc<uhttpd::Server>> {
-        self.engine
-            .as_ref()
-            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("server is closed"))
+        if self.engine.is_closed() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "server is closed",
+            ));
+        }
+        Ok(&self.engine)
     }
 
     fn register(
@@ -334,10 +340,8 @@ impl Server {
             .push(object.clone().unbind());
     }
 
-    fn shut(&mut self, py: Python<'_>) {
-        if let Some(engine) = self.engine.take() {
-            py.detach(|| engine.close());
-        }
+    fn shut(&self, py: Python<'_>) {
+        py.detach(|| self.engine.close());
     }
 }
 
@@ -430,12 +434,12 @@ impl Server {
         live.push(Arc::downgrade(&engine));
         drop(live);
         Ok(Server {
-            engine: Some(engine),
+            engine,
             has_ext,
             events,
-            hub: None,
+            hub: OnceLock::new(),
             link,
-            pending_routes: table.given,
+            pending_routes: Mutex::new(table.given),
             callbacks: Mutex::new(Vec::new()),
         })
     }
@@ -449,9 +453,14 @@ impl Server {
     ) -> PyResult<()> {
         let py = slf.py();
         let weak = PyWeakrefReference::new(slf.as_any())?.into_any().unbind();
-        let mut this = slf.borrow_mut();
+        let this = slf.get();
         let _ = this.link.server.set(weak);
-        let Some(given) = this.pending_routes.take() else {
+        let given = this
+            .pending_routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(given) = given else {
             return Ok(());
         };
         for (url, bits, callback) in &given {
@@ -581,13 +590,13 @@ impl Server {
     }
 
     /// A `text/event-stream` at `url` for EventSource clients (one slot; once per server).
-    fn event(&mut self, url: &str) -> PyResult<()> {
+    fn event(&self, url: &str) -> PyResult<()> {
         if self.events == 0 {
             return Err(PyValueError::new_err(
                 "event() needs Server(events=N), the number of EventSource clients served at once",
             ));
         }
-        if self.hub.is_some() {
+        if self.hub.get().is_some() {
             return Err(PyValueError::new_err(
                 "event() was already called for this server",
             ));
@@ -608,7 +617,7 @@ impl Server {
                 Endpoint::Events(hub.clone()),
             )
             .py()?;
-        self.hub = Some(hub);
+        let _ = self.hub.set(hub);
         Ok(())
     }
 
@@ -621,7 +630,7 @@ impl Server {
         data: &Bound<'_, PyAny>,
         event: Option<&str>,
     ) -> PyResult<bool> {
-        let Some(hub) = &self.hub else {
+        let Some(hub) = self.hub.get() else {
             return Ok(false);
         };
         let data = to_bytes(data)?;
@@ -664,7 +673,7 @@ impl Server {
     }
 
     /// Stops the server; the port is closed when this returns. Idempotent.
-    fn close(&mut self, py: Python<'_>) {
+    fn close(&self, py: Python<'_>) {
         self.shut(py);
     }
 
@@ -673,15 +682,16 @@ impl Server {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&mut self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
         self.shut(py);
         false
     }
 
     fn __repr__(&self) -> String {
-        match &self.engine {
-            Some(engine) => format!("<uhttpd.Server port={}>", engine.port()),
-            None => "<uhttpd.Server closed>".to_string(),
+        if self.engine.is_closed() {
+            "<uhttpd.Server closed>".to_string()
+        } else {
+            format!("<uhttpd.Server port={}>", self.engine.port())
         }
     }
 
@@ -691,30 +701,32 @@ impl Server {
                 visit.call(callback)?;
             }
         }
-        for (_, _, callback) in self.pending_routes.iter().flatten() {
-            visit.call(callback)?;
+        if let Ok(pending) = self.pending_routes.try_lock() {
+            for (_, _, callback) in pending.iter().flatten() {
+                visit.call(callback)?;
+            }
         }
         Ok(())
     }
 
-    fn __clear__(&mut self) {
+    fn __clear__(&self) {
         Python::attach(|py| self.shut(py));
         self.callbacks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.pending_routes = None;
+        *self
+            .pending_routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(engine) = self.engine.take() {
-            // Running handlers may need the GIL to finish.
-            match Python::try_attach(|py| py.detach(|| engine.close())) {
-                Some(()) => {}
-                None => engine.close(),
-            }
+        // Running handlers may need the GIL to finish.
+        if Python::try_attach(|py| py.detach(|| self.engine.close())).is_none() {
+            self.engine.close();
         }
     }
 }

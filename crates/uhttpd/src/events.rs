@@ -3,9 +3,10 @@
 //! whose queue is full is too slow to keep up and is dropped.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
 use crate::limits;
@@ -14,6 +15,8 @@ use crate::limits;
 pub struct EventHub {
     clients: Mutex<Clients>,
     max_clients: usize,
+    /// Signalled whenever a place frees up.
+    freed: Notify,
 }
 
 #[derive(Default)]
@@ -32,6 +35,7 @@ pub struct Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.hub.lock().queues.retain(|(id, _)| *id != self.id);
+        self.hub.freed.notify_waiters();
     }
 }
 
@@ -41,6 +45,7 @@ impl EventHub {
         Arc::new(EventHub {
             clients: Mutex::new(Clients::default()),
             max_clients,
+            freed: Notify::new(),
         })
     }
 
@@ -63,6 +68,22 @@ impl EventHub {
             hub: self.clone(),
             events: rx,
         })
+    }
+
+    /// Like `subscribe`, but when all places are taken waits up to `wait` for
+    /// one to free: a reloading page reconnects before its old stream's end
+    /// has been seen, and EventSource does not retry after a 503.
+    pub async fn subscribe_within(self: &Arc<Self>, wait: Duration) -> Option<Subscription> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(subscription) = self.subscribe() {
+                return Some(subscription);
+            }
+            tokio::time::timeout_at(deadline, freed).await.ok()?;
+        }
     }
 
     /// Clients listening now.
@@ -160,6 +181,22 @@ mod tests {
         drop(first);
         assert_eq!(hub.listeners(), 1);
         assert!(hub.subscribe().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_full_hub_waits_briefly_for_a_freed_place() {
+        let hub = EventHub::new(1);
+        let first = hub.subscribe().unwrap();
+        assert!(hub
+            .subscribe_within(Duration::from_millis(20))
+            .await
+            .is_none());
+        let freeing = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(first);
+        });
+        assert!(hub.subscribe_within(Duration::from_secs(5)).await.is_some());
+        freeing.await.unwrap();
     }
 
     #[test]

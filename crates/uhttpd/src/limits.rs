@@ -60,6 +60,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// bursts of hundreds; one that falls this far behind is dropped, never waited for.
 pub const EVENT_QUEUE: usize = 1024;
 
+/// Time a new event client waits for a place when all are taken: long enough
+/// for a reloading page's old stream to be seen closing.
+pub const EVENT_PLACE_WAIT: Duration = Duration::from_millis(500);
+
 /// Comment line sent to idle event clients so dead connections are noticed.
 pub const EVENT_HEARTBEAT: Duration = Duration::from_secs(15);
 

@@ -646,7 +646,7 @@ impl Connection {
     /// Holds an EventSource client: its queued events, heartbeats when idle,
     /// and its place freed the moment it goes away.
     async fn stream_events(&mut self, x: &mut Exchange, hub: &Arc<EventHub>) -> Next {
-        let Some(mut subscription) = hub.subscribe() else {
+        let Some(mut subscription) = hub.subscribe_within(limits::EVENT_PLACE_WAIT).await else {
             let (mut head, body) = error_reply(503);
             let _ = head.add_header("Retry-After", "1");
             return self.reply_and_finish(x, (head, body)).await;
