@@ -1,7 +1,7 @@
 //! `uhttpd.Request`: what a callback gets. Every wait (body, slow client)
 //! happens with the GIL released.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -61,30 +61,58 @@ impl Request {
 
     /// Ends the callback's access; the engine answers what it left unanswered.
     pub fn take_exchange(&self, py: Python<'_>) -> Option<uhttpd::Request> {
-        py.detach(|| self.lock().take())
+        self.lock(py).take()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<uhttpd::Request>> {
-        self.exchange.lock().unwrap_or_else(|e| e.into_inner())
+    /// The exchange's lock. Taken while holding the GIL when it is free (the
+    /// common case); when another thread holds it (it may be waiting for the
+    /// client without the GIL), waits with the GIL released, so the two never
+    /// wait for each other.
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Option<uhttpd::Request>> {
+        loop {
+            match self.exchange.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => py.detach(|| {
+                    drop(self.exchange.lock());
+                }),
+            }
+        }
     }
 
-    /// Runs `f` on the exchange with the GIL released (the lock is only ever
-    /// taken detached, so a thread holding it never waits for the GIL).
+    /// Runs `f` on the exchange. On a handler thread the engine releases the
+    /// GIL itself whenever `f` has to wait for the client; on any other thread
+    /// (a callback passed the request on) the GIL is released for the call.
     fn with_exchange<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut uhttpd::Request) -> PyResult<T> + Send,
     ) -> PyResult<T> {
-        let phase = self.phase;
-        py.detach(|| match self.lock().as_mut() {
+        if !uhttpd::pool::on_worker_thread() {
+            return py.detach(|| {
+                self.use_exchange(
+                    &mut self.exchange.lock().unwrap_or_else(|e| e.into_inner()),
+                    f,
+                )
+            });
+        }
+        self.use_exchange(&mut self.lock(py), f)
+    }
+
+    fn use_exchange<T>(
+        &self,
+        exchange: &mut Option<uhttpd::Request>,
+        f: impl FnOnce(&mut uhttpd::Request) -> PyResult<T>,
+    ) -> PyResult<T> {
+        match exchange.as_mut() {
             Some(exchange) => f(exchange),
-            None if phase == Phase::Authenticating => Err(PyRuntimeError::new_err(
+            None if self.phase == Phase::Authenticating => Err(PyRuntimeError::new_err(
                 "the body and the reply are not available to the authentication callback",
             )),
             None => Err(PyRuntimeError::new_err(
                 "the request is finished: its callback has returned",
             )),
-        })
+        }
     }
 }
 

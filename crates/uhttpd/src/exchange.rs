@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
 use crate::limits;
+use crate::pool::wait_outside;
 use crate::proto::{BodyKind, ProtoError, RequestHead};
 use crate::response::ReplyHead;
 use crate::Methods;
@@ -164,7 +165,15 @@ impl Request {
             self.body_wanted.notify_one();
         }
         loop {
-            match self.body_rx.blocking_recv() {
+            let next = match self.body_rx.try_recv() {
+                Ok(message) => Some(message),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let body_rx = &mut self.body_rx;
+                    wait_outside(|| body_rx.blocking_recv())
+                }
+            };
+            match next {
                 Some(BodyMsg::Data(piece)) if piece.is_empty() => continue,
                 Some(BodyMsg::Data(piece)) => return Ok(piece),
                 Some(BodyMsg::End) => {
@@ -259,10 +268,18 @@ impl Request {
         self.reply != ReplyState::Fresh
     }
 
+    /// Hands a reply event to the connection, waiting (outside the GIL on a
+    /// Python worker) only when the client is behind.
     fn emit(&self, event: ReplyEvent) -> Result<()> {
-        self.reply_tx
-            .blocking_send(event)
-            .map_err(|_| Error::ConnectionClosed)
+        match self.reply_tx.try_send(event) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                let reply_tx = &self.reply_tx;
+                let sent = wait_outside(|| reply_tx.blocking_send(event).is_ok());
+                sent.then_some(()).ok_or(Error::ConnectionClosed)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::ConnectionClosed),
+        }
     }
 }
 

@@ -36,6 +36,30 @@ static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
 thread_local! {
     /// The pool this thread works for (0: none), so `shutdown` never waits for itself.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    /// The hooks of the pool this thread works for, for [`wait_outside`].
+    static CURRENT_HOOKS: std::cell::RefCell<Option<Arc<dyn WorkerHooks>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// True on a pool worker thread, where [`wait_outside`] knows how to wait.
+pub fn on_worker_thread() -> bool {
+    CURRENT_HOOKS.with(|h| h.borrow().is_some())
+}
+
+/// Runs a wait that blocks the thread the way the thread's pool waits (on a
+/// Python worker: with the GIL released). Call it only when about to block:
+/// releasing and taking back the GIL costs more than a short operation.
+pub fn wait_outside<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
+    let hooks = CURRENT_HOOKS.with(|h| h.borrow().clone());
+    match hooks {
+        Some(hooks) => {
+            let mut wait = Some(wait);
+            let mut result = None;
+            hooks.wait(&mut || result = wait.take().map(|w| w()));
+            result.expect("WorkerHooks::wait runs the wait it is given")
+        }
+        None => wait(),
+    }
 }
 
 pub struct ThreadPool {
@@ -64,6 +88,7 @@ impl ThreadPool {
                 .name(format!("{name}-{n}"))
                 .spawn(move || {
                     CURRENT_POOL.with(|c| c.set(id));
+                    CURRENT_HOOKS.with(|h| *h.borrow_mut() = Some(hooks.clone()));
                     hooks.run(&mut || work(&*hooks, &jobs_rx, &closing));
                     let _ = exited_tx.send(());
                 })?;

@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ pub const DENIED: &str = "\r\nAccess denied\r\n";
 pub const BUSY: &str = "\r\nConcurrent WebREPL connection rejected\r\n";
 pub const PROMPT: &str = ">>> ";
 pub const CONTINUATION: &str = "... ";
+
+/// Time a new session waits for the previous one to wind down: a client that
+/// reconnects at once arrives before its old session has ended.
+pub const SESSION_PLACE_WAIT: Duration = Duration::from_secs(1);
 
 /// Delay before answering a wrong password: with one session at a time this
 /// caps guessing at about one password a second.
@@ -119,7 +123,9 @@ pub struct WebRepl {
     fs: DeviceFs,
     acl: AclSlot,
     interpreter: Arc<dyn Interpreter>,
-    in_session: AtomicBool,
+    /// One session at a time.
+    in_session: Mutex<bool>,
+    place_freed: Condvar,
 }
 
 impl WebRepl {
@@ -134,17 +140,35 @@ impl WebRepl {
             fs,
             acl,
             interpreter,
-            in_session: AtomicBool::new(false),
+            in_session: Mutex::new(false),
+            place_freed: Condvar::new(),
         }
     }
 }
 
-/// Frees the one-session place however the session ends.
-struct SessionPlace<'a>(&'a AtomicBool);
+/// The one-session place; frees itself however the session ends.
+struct SessionPlace<'a>(&'a WebRepl);
+
+impl<'a> SessionPlace<'a> {
+    /// Takes the place, waiting up to `wait` for a previous session to end.
+    fn take(repl: &'a WebRepl, wait: Duration) -> Option<SessionPlace<'a>> {
+        let taken = repl.in_session.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut taken, _) = repl
+            .place_freed
+            .wait_timeout_while(taken, wait, |taken| *taken)
+            .unwrap_or_else(|e| e.into_inner());
+        if *taken {
+            return None;
+        }
+        *taken = true;
+        Some(SessionPlace(repl))
+    }
+}
 
 impl Drop for SessionPlace<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
+        *self.0.in_session.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.0.place_freed.notify_one();
     }
 }
 
@@ -161,12 +185,11 @@ impl WsHandler for WebRepl {
     fn session(&self, mut session: WsSession) {
         let out = session.sender();
         let remote = session.info().remote;
-        if self.in_session.swap(true, Ordering::SeqCst) {
+        let Some(_place) = SessionPlace::take(self, SESSION_PLACE_WAIT) else {
             log::warn!(target: "uhttpd", "{remote}: WebREPL refused, a session is already open");
             let _ = out.text(BUSY);
             return;
-        }
-        let _place = SessionPlace(&self.in_session);
+        };
         let _ = out.text(PASSWORD_PROMPT);
         let Some(given) = read_password(&mut session) else {
             return;

@@ -611,20 +611,26 @@ impl Connection {
         if spawned.is_err() {
             return Next::Close;
         }
+        // A message read from the client waits here until the session thread
+        // has room: reading more would buffer without bound, and waiting in
+        // place would stop the echo coming back (the session thread may be
+        // blocked sending it), a deadlock.
+        let mut unforwarded: Option<WsMessage> = None;
         loop {
             tokio::select! {
-                incoming = socket.next() => {
-                    let message = match incoming {
-                        Some(Ok(Message::Text(text))) => WsMessage::Text(text.to_string()),
-                        Some(Ok(Message::Binary(data))) => WsMessage::Binary(data),
+                incoming = socket.next(), if unforwarded.is_none() => {
+                    unforwarded = match incoming {
+                        Some(Ok(Message::Text(text))) => Some(WsMessage::Text(text.to_string())),
+                        Some(Ok(Message::Binary(data))) => Some(WsMessage::Binary(data)),
                         // Pings are answered and closes completed by tungstenite.
-                        Some(Ok(_)) => continue,
+                        Some(Ok(_)) => None,
                         Some(Err(_)) | None => break,
                     };
-                    if bridge.incoming.send(message).await.is_err() {
-                        break;
-                    }
                 }
+                room = bridge.incoming.reserve(), if unforwarded.is_some() => match (room, unforwarded.take()) {
+                    (Ok(permit), Some(message)) => permit.send(message),
+                    _ => break,
+                },
                 outgoing = bridge.outgoing.recv() => {
                     let sent = match outgoing {
                         Some(WsMessage::Text(text)) => socket.send(Message::text(text)).await,
