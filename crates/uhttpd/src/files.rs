@@ -54,7 +54,8 @@ pub struct FileReply {
     pub total: u64,
     pub partial: bool,
     pub gzip: bool,
-    /// A `.gz` twin exists, so the reply depends on `Accept-Encoding`.
+    /// A `.gz` twin exists (looked up for gzip clients only), so the reply
+    /// depends on `Accept-Encoding`.
     pub vary: bool,
     pub validators: Validators,
 }
@@ -113,10 +114,11 @@ impl FileServer {
             .ext()
             .filter(|_| self.try_ext)
             .map(|ext| resolved.within(ext));
+        let gzip = accepts_gzip(head);
         let located = ext_first
             .into_iter()
             .chain(std::iter::once(resolved))
-            .find_map(|candidate| locate(fs, candidate));
+            .find_map(|candidate| locate(fs, candidate, gzip));
         match located {
             None => Outcome::Refused(404),
             Some(Located::Dir(vpath, host)) => {
@@ -196,8 +198,9 @@ impl FileServer {
     }
 }
 
-/// Finds `candidate` on disk: a directory, a file, or only its `.gz` twin.
-fn locate(fs: &DeviceFs, candidate: VirtualPath) -> Option<Located> {
+/// Finds `candidate` on disk: a directory, a file, or (for a client that
+/// accepts gzip, the only one it could be sent to) its `.gz` twin.
+fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> {
     let host = fs.resolve(&candidate).ok()?;
     let plain = std::fs::metadata(&host).ok();
     if let Some(meta) = &plain {
@@ -205,7 +208,7 @@ fn locate(fs: &DeviceFs, candidate: VirtualPath) -> Option<Located> {
             return Some(Located::Dir(candidate.as_dir(), host));
         }
     }
-    let gz = candidate.file_name().and_then(|_| {
+    let gz = candidate.file_name().filter(|_| gzip).and_then(|_| {
         let twin = VirtualPath::from_device(&format!("{candidate}.gz")).ok()?;
         let twin_host = fs.resolve(&twin).ok()?;
         let meta = std::fs::metadata(&twin_host).ok()?;
@@ -223,10 +226,9 @@ fn locate(fs: &DeviceFs, candidate: VirtualPath) -> Option<Located> {
 }
 
 fn serve_file(found: Found, head: &RequestHead) -> Outcome {
-    let accepts_gzip = accepts_gzip(head);
     let vary = found.gz.is_some();
     let (host, meta, gzip) = match (found.plain, found.gz) {
-        (_, Some((host, meta))) if accepts_gzip => (host, meta, true),
+        (_, Some((host, meta))) => (host, meta, true),
         (Some((host, meta)), _) => (host, meta, false),
         (None, _) => return Outcome::Refused(404),
     };

@@ -33,7 +33,7 @@ use crate::router::{Match, Router};
 use crate::upload::{self, PendingUpload, Receiver};
 use crate::ws::{self, WsHandler, WsMessage};
 use crate::Methods;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::{Message, Role};
 use tokio_tungstenite::WebSocketStream;
 
@@ -89,6 +89,9 @@ const COALESCE_BODY_BYTES: usize = 16 * 1024;
 /// Largest single sendfile(2) call, so one big download cannot starve the
 /// other connections of the same I/O thread.
 const SENDFILE_CHUNK: u64 = 1 << 20;
+
+/// Queued events gathered into one write to an event client.
+const EVENT_BATCH_BYTES: usize = 64 * 1024;
 
 /// Internal status for "the client went away": nothing is answered.
 const CLIENT_GONE: u16 = 499;
@@ -682,8 +685,16 @@ impl Connection {
             tokio::select! {
                 event = subscription.events.recv() => match event {
                     Some(event) => {
-                        x.bytes_out += event.len() as u64;
-                        if self.write(&event).await.is_err() {
+                        // A burst goes out in one write: whatever is queued now.
+                        self.out.clear();
+                        self.out.extend_from_slice(&event);
+                        while self.out.len() < EVENT_BATCH_BYTES {
+                            match subscription.events.try_recv() {
+                                Ok(more) => self.out.extend_from_slice(&more),
+                                Err(_) => break,
+                            }
+                        }
+                        if self.write_out(x).await.is_err() {
                             return Next::Close;
                         }
                     }
@@ -724,13 +735,25 @@ impl Connection {
         files: Arc<FileServer>,
     ) -> Next {
         let shared = self.shared.clone();
-        let decided = tokio::task::spawn_blocking(move || {
-            files.decide(&shared.fs, &info.head, &|vpath, access| {
-                file_acl(&shared, vpath, access)
+        let has_acl = shared
+            .file_acl
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        let outcome = if has_acl {
+            // The ACL callback runs on the handler pool; wait for it off the I/O thread.
+            tokio::task::spawn_blocking(move || {
+                files.decide(&shared.fs, &info.head, &|vpath, access| {
+                    file_acl(&shared, vpath, access)
+                })
             })
-        })
-        .await;
-        let outcome = decided.unwrap_or(Outcome::Refused(500));
+            .await
+            .unwrap_or(Outcome::Refused(500))
+        } else {
+            // A few stat/open calls on cached metadata: cheaper here than a
+            // hop to the blocking pool and back (nginx decides inline too).
+            files.decide(&shared.fs, &info.head, &|_, _| Ok(()))
+        };
         let reply = match outcome {
             Outcome::File(file) => {
                 let mut head = ReplyHead::new(
@@ -753,19 +776,21 @@ impl Connection {
                 if file.vary {
                     let _ = head.add_header("Vary", "Accept-Encoding");
                 }
-                if self
-                    .write_head(x, &head, Framing::Length(file.len))
-                    .await
-                    .is_err()
-                {
-                    return Next::Close;
-                }
-                if !x.head_only
-                    && self
-                        .send_file(x, &file.file, file.start, file.len)
-                        .await
-                        .is_err()
-                {
+                let sent = if file.len <= COALESCE_BODY_BYTES as u64 {
+                    // Small files: read them and send head and body in one write.
+                    match read_range(&file.file, file.start, file.len) {
+                        Ok(body) => self.write_full(x, &head, &body).await,
+                        Err(_) => return Next::Close,
+                    }
+                } else {
+                    match self.write_head(x, &head, Framing::Length(file.len)).await {
+                        Ok(()) if !x.head_only => {
+                            self.send_file(x, &file.file, file.start, file.len).await
+                        }
+                        other => other,
+                    }
+                };
+                if sent.is_err() {
                     return Next::Close;
                 }
                 return self.finish(x).await;
@@ -1366,6 +1391,14 @@ async fn reserve(tx: &Option<mpsc::Sender<BodyMsg>>) -> Option<mpsc::OwnedPermit
     }
 }
 
+/// `len` bytes of `file` from `start` (a small file sent with its head).
+fn read_range(file: &std::fs::File, start: u64, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut body = vec![0; usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?];
+    file.read_exact_at(&mut body, start)?;
+    Ok(body)
+}
+
 /// Awaits `operation` (a write) as long as the client keeps taking data: each
 /// `limit` without the socket's unsent queue shrinking is a stall. The kernel's
 /// send buffer can hold megabytes, so a blocked write alone says nothing about
@@ -1376,6 +1409,10 @@ async fn while_progressing<T>(
     operation: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
     tokio::pin!(operation);
+    // Most writes complete at once: only a write that waits needs the baseline.
+    if let Some(result) = operation.as_mut().now_or_never() {
+        return result;
+    }
     let mut unsent = unsent_bytes(fd);
     loop {
         match timeout(limit, &mut operation).await {
