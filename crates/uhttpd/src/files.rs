@@ -79,11 +79,11 @@ impl Validators {
     }
 }
 
-/// A file found on disk, with its gzip twin if any.
+/// A file found and opened, with its gzip twin if any.
 struct Found {
     vpath: VirtualPath,
-    plain: Option<(PathBuf, Metadata)>,
-    gz: Option<(PathBuf, Metadata)>,
+    plain: Option<(File, Metadata)>,
+    gz: Option<(File, Metadata)>,
 }
 
 enum Located {
@@ -201,20 +201,22 @@ impl FileServer {
 /// Finds `candidate` on disk: a directory, a file, or (for a client that
 /// accepts gzip, the only one it could be sent to) its `.gz` twin.
 fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> {
-    let host = fs.resolve(&candidate).ok()?;
-    let plain = std::fs::metadata(&host).ok();
-    if let Some(meta) = &plain {
-        if meta.is_dir() {
-            return Some(Located::Dir(candidate.as_dir(), host));
-        }
+    let opened = |vpath: &VirtualPath| {
+        let file = fs.open_read(vpath).ok()?;
+        let meta = file.metadata().ok()?;
+        Some((file, meta))
+    };
+    let plain = opened(&candidate);
+    if plain.as_ref().is_some_and(|(_, meta)| meta.is_dir()) {
+        let host = fs.resolve(&candidate).ok()?;
+        return Some(Located::Dir(candidate.as_dir(), host));
     }
-    let gz = candidate.file_name().filter(|_| gzip).and_then(|_| {
-        let twin = VirtualPath::from_device(&format!("{candidate}.gz")).ok()?;
-        let twin_host = fs.resolve(&twin).ok()?;
-        let meta = std::fs::metadata(&twin_host).ok()?;
-        meta.is_file().then_some((twin_host, meta))
-    });
-    let plain = plain.filter(Metadata::is_file).map(|meta| (host, meta));
+    let gz = candidate
+        .file_name()
+        .filter(|_| gzip)
+        .and_then(|_| opened(&VirtualPath::from_device(&format!("{candidate}.gz")).ok()?))
+        .filter(|(_, meta)| meta.is_file());
+    let plain = plain.filter(|(_, meta)| meta.is_file());
     if plain.is_none() && gz.is_none() {
         return None;
     }
@@ -227,18 +229,15 @@ fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> 
 
 fn serve_file(found: Found, head: &RequestHead) -> Outcome {
     let vary = found.gz.is_some();
-    let (host, meta, gzip) = match (found.plain, found.gz) {
-        (_, Some((host, meta))) => (host, meta, true),
-        (Some((host, meta)), _) => (host, meta, false),
+    let (file, meta, gzip) = match (found.plain, found.gz) {
+        (_, Some((file, meta))) => (file, meta, true),
+        (Some((file, meta)), _) => (file, meta, false),
         (None, _) => return Outcome::Refused(404),
     };
     let validators = Validators::of(&meta);
     if not_modified(head, &validators, &meta) {
         return Outcome::NotModified(validators);
     }
-    let Ok(file) = File::open(&host) else {
-        return Outcome::Refused(404);
-    };
     let total = meta.len();
     let range = match range_of(head, &validators) {
         Some(spec) => match spec.resolve(total) {
