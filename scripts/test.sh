@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive: curl, and Chromium for the browser tests
-# (Playwright drives the system browser; it never downloads one).
+# Debian packages the tests drive: curl, slowhttptest (hostile clients), and
+# Chromium for the browser tests (Playwright drives the system browser; it
+# never downloads one).
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+command -v slowhttptest >/dev/null || missing+=(slowhttptest)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -487,3 +487,333 @@ def server_process():
         except Exception:  # noqa: BLE001
             proc.kill()
             proc.wait(5)
+
+
+# --------------------------------------------------------------------------
+# Server-Sent Events (test_events.py, test_browser.py)
+
+
+class SSEClient:
+    """A raw EventSource client: sends ``GET path`` and parses the stream.
+
+    ``events()`` yields dicts ``{"event": name or None, "data": str}``;
+    comment lines are collected in ``comments``.
+    """
+
+    def __init__(self, srv_or_port, path, headers=None, timeout=TIMEOUT, rcvbuf=None):
+        self.conn = Conn.__new__(Conn)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect((HOST, port_of(srv_or_port)))
+        self.conn.sock = sock
+        self.conn.buf = bytearray()
+        extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+        self.conn.send(
+            "GET %s HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n%s\r\n" % (path, extra)
+        )
+        self.comments = []
+        self.status = None
+        self.headers = None
+
+    def head(self):
+        """Reads the response head; returns the Reply (body read for non-200)."""
+        version, status, reason, headers, head = self.conn.read_head()
+        self.status = status
+        self.headers = Reply(version, status, reason, headers, b"", b"", head)
+        if status != 200:
+            cl = self.headers.header("content-length")
+            if cl is not None:
+                self.headers.body = self.conn.read_exact(int(cl))
+        return self.headers
+
+    def read_bytes(self, n):
+        return self.conn.read_exact(n)
+
+    def _line(self):
+        while True:
+            i = self.conn.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.conn.buf[:i])
+                del self.conn.buf[: i + 1]
+                return line.decode("utf-8")
+            self.conn._fill()
+
+    def next_event(self):
+        """The next event (skipping comments); raises on timeout or close."""
+        name, data = None, []
+        while True:
+            line = self._line()
+            if line == "":
+                if data or name is not None:
+                    return {"event": name, "data": "\n".join(data)}
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            field, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+
+    def events(self, n):
+        return [self.next_event() for _ in range(n)]
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def sse(srv, path, **kw):
+    """Opens an SSE client and reads its head (asserting nothing)."""
+    c = SSEClient(srv, path, **kw)
+    c.head()
+    return c
+
+
+# --------------------------------------------------------------------------
+# WebREPL (test_repl.py, test_browser.py)
+
+
+def ws_url(srv, path="/"):
+    return "ws://%s:%d%s" % (HOST, port_of(srv), path)
+
+
+class Terminal:
+    """The WebREPL terminal over a ``websockets`` sync connection.
+
+    ``text`` accumulates every text frame received; ``expect(marker)``
+    waits (bounded) until ``marker`` appears after the read position and
+    returns the text up to and including it.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.text = ""
+        self.pos = 0
+        self.binary = []
+
+    def _recv(self, timeout):
+        msg = self.conn.recv(timeout=timeout)
+        if isinstance(msg, bytes):
+            self.binary.append(msg)
+        else:
+            self.text += msg
+        return msg
+
+    def expect(self, marker, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.text.find(marker, self.pos)
+            if i >= 0:
+                end = i + len(marker)
+                out = self.text[self.pos : end]
+                self.pos = end
+                return out
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    "%r not received within %ss; got %r" % (marker, timeout, self.text[self.pos :])
+                )
+            try:
+                self._recv(left)
+            except TimeoutError:
+                pass
+
+    def expect_re(self, pattern, timeout=TIMEOUT):
+        """Like ``expect`` for a regular expression; returns the match."""
+        import re
+
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    "/%s/ not received within %ss; got %r" % (pattern, timeout, self.text[self.pos :])
+                )
+            try:
+                self._recv(left)
+            except TimeoutError:
+                pass
+
+    def send(self, text):
+        """Sends ``text`` in one text frame."""
+        self.conn.send(text)
+
+    def type(self, text):
+        """Sends ``text`` one character per text frame, like the browser client."""
+        for ch in text:
+            self.conn.send(ch)
+
+    def login(self, pwd="pw"):
+        self.expect("Password: ")
+        self.type(pwd + "\r")
+        self.expect("\r\nWebREPL connected\r\n>>> ")
+
+    def run(self, line, timeout=TIMEOUT):
+        """Sends ``line`` + Enter in one text frame (as a paste arrives from
+        the browser terminal) and returns what came back up to the next
+        primary prompt (echo included)."""
+        self.send(line + "\r")
+        return self.expect(">>> ", timeout)
+
+    def wait_closed(self, timeout=TIMEOUT):
+        """Reads until the server closes the connection; returns the text
+        received meanwhile. Raises AssertionError if it stays open."""
+        import websockets
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("connection still open; got %r" % self.text[self.pos :])
+            try:
+                self._recv(left)
+            except TimeoutError:
+                pass
+            except websockets.ConnectionClosed:
+                out = self.text[self.pos :]
+                self.pos = len(self.text)
+                return out
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def terminal(srv, path="/", **kw):
+    """A websockets sync connection to the REPL at ``path``, as a Terminal."""
+    from websockets.sync.client import connect
+
+    kw.setdefault("open_timeout", TIMEOUT)
+    kw.setdefault("close_timeout", 1)
+    conn = connect(ws_url(srv, path), **kw)
+    conn.__enter__()  # what ``with connect(...) as conn`` does; Terminal closes it
+    return Terminal(conn)
+
+
+# --------------------------------------------------------------------------
+# a server in a child process, with its pid (test_hostile.py, test_faults.py)
+
+
+class ChildServer:
+    """Runs ``script`` in a fresh interpreter (env ``UHTTPD_ROOT`` = root).
+
+    The script creates its server, prints ``srv.port()`` (flushed) and keeps
+    running, typically on ``sys.stdin.read()``; ``stop()`` closes its stdin
+    and waits (killing it by pid after ``timeout`` s). stderr goes to a file
+    that ``stderr_text()`` reads.
+    """
+
+    def __init__(self, script, root=None, start_timeout=15.0, env=None):
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        full_env = dict(os.environ, **(env or {}))
+        if root is not None:
+            full_env["UHTTPD_ROOT"] = str(root)
+        self.errfile = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errfile,
+            env=full_env,
+        )
+        self.pid = self.proc.pid
+        line = [b""]
+
+        def read_port():
+            line[0] = self.proc.stdout.readline()
+
+        t = threading.Thread(target=read_port, daemon=True)
+        t.start()
+        t.join(start_timeout)
+        try:
+            self.port = int(line[0].strip())
+        except ValueError:
+            self.kill()
+            raise AssertionError(
+                "server process did not start: stdout=%r stderr=%r" % (line[0], self.stderr_text())
+            )
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_kib(self):
+        """VmRSS of the server process in KiB (from /proc/<pid>/status)."""
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS for pid %d" % self.pid)
+
+    def stderr_text(self):
+        self.errfile.seek(0)
+        return self.errfile.read().decode("utf-8", "replace")
+
+    def send_stdin(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def stop(self, timeout=5.0):
+        """Closes stdin, waits up to ``timeout`` s; returns the exit code
+        (None if it had to be killed)."""
+        import subprocess
+
+        if self.proc.poll() is not None:
+            return self.proc.returncode
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+@pytest.fixture
+def child_server():
+    """Factory: ``child_server(script, root=None)`` -> a running ChildServer;
+    every one is stopped (then killed by pid if needed) at teardown."""
+    made = []
+
+    def start(script, root=None, **kw):
+        child = ChildServer(script, root=root, **kw)
+        made.append(child)
+        return child
+
+    yield start
+    for child in made:
+        child.stop()

@@ -22,12 +22,14 @@ class _Tee:
 
     def write(self, text):
         console = self._console
-        if threading.get_ident() == console.executor:
+        terminal = console.terminal  # read once: the session may detach meanwhile
+        if terminal is not None and threading.get_ident() == console.executor:
             # The REPL's own output (results, tracebacks): the session only.
-            console.terminal.write(text)
-        else:
-            self._real.write(text)
-            console.terminal.offer(text)
+            terminal.write(text)
+            return len(text)
+        self._real.write(text)
+        if terminal is not None:
+            terminal.offer(text)
         return len(text)
 
     def flush(self):

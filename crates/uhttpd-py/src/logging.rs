@@ -105,7 +105,10 @@ pub fn start(py: Python<'_>) {
         if log::set_logger(bridge).is_ok()
             && thread::Builder::new()
                 .name("uhttpd-log".into())
-                .spawn(move || forward(rx))
+                .spawn(move || {
+                    uhttpd::pool::block_async_signals();
+                    forward(rx)
+                })
                 .is_ok()
         {
             *started = true;

@@ -342,6 +342,15 @@ impl Server {
 
     fn shut(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
+        // The REPL's session ends with its connection; let it finish
+        // detaching before close() returns.
+        let owner = REPL_OWNER
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade();
+        if owner.is_some_and(|owner| Arc::ptr_eq(&owner, &self.engine)) {
+            wait_for_sessions(py);
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Longest accepted path, in bytes (raw, before percent-decoding).
 pub const MAX_PATH_LEN: usize = 4096;
@@ -200,9 +200,42 @@ fn check_component(name: &str) -> Result<(), PathError> {
 #[derive(Clone, Debug)]
 pub struct DeviceFs {
     root: PathBuf,
-    /// `root` opened as a directory handle, for `openat2`.
-    root_dir: Arc<File>,
+    /// `root` opened as a directory handle, for `openat2`; reopened when the
+    /// directory at `root` is replaced (a deploy that swaps it).
+    root_dir: Arc<RwLock<Arc<File>>>,
     ext: Option<VirtualPath>,
+}
+
+/// A handle on a directory to resolve beneath (O_PATH: not for reading it).
+fn open_dir_handle(dir: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)
+}
+
+/// `openat2(dir, relative, O_RDONLY, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`.
+fn open_beneath(dir: &File, relative: &CString) -> io::Result<File> {
+    // SAFETY: open_how is plain integers; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads the path and the `how` struct we pass with its
+    // size, and returns a new descriptor that we own.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            relative.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor from openat2, owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd as RawFd) })
 }
 
 impl DeviceFs {
@@ -235,12 +268,7 @@ impl DeviceFs {
             }
         };
         // O_PATH: a handle to resolve beneath, not to read the directory itself.
-        let root_dir = Arc::new(
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                .open(&root)?,
-        );
+        let root_dir = Arc::new(RwLock::new(Arc::new(open_dir_handle(&root)?)));
         Ok(DeviceFs {
             root,
             root_dir,
@@ -269,26 +297,30 @@ impl DeviceFs {
             vpath.components().join("/")
         };
         let relative = CString::new(relative).map_err(|_| PathError::Hostile("NUL in path"))?;
-        // SAFETY: open_how is plain integers; all-zero is a valid value.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
-        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-        // SAFETY: openat2 reads the path and the `how` struct we pass with its
-        // size, and returns a new descriptor that we own.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.root_dir.as_raw_fd(),
-                relative.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
+        let root_dir = self
+            .root_dir
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let opened = open_beneath(&root_dir, &relative);
+        let opened = match opened {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && self.root_replaced(&root_dir) => {
+                match open_dir_handle(&self.root) {
+                    Ok(fresh) => {
+                        let fresh = Arc::new(fresh);
+                        *self.root_dir.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                        open_beneath(&fresh, &relative)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
         };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor from openat2, owned by nothing else.
-            return Ok(unsafe { File::from_raw_fd(fd as RawFd) });
-        }
-        match io::Error::last_os_error().raw_os_error() {
+        let error = match opened {
+            Ok(file) => return Ok(file),
+            Err(error) => error,
+        };
+        match error.raw_os_error() {
             Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::EPERM) => {
                 Err(PathError::NotFound)
             }
@@ -296,6 +328,15 @@ impl DeviceFs {
                 let host = self.resolve(vpath)?;
                 File::open(host).map_err(|_| PathError::NotFound)
             }
+        }
+    }
+
+    /// True when `root` no longer names the directory `handle` holds.
+    fn root_replaced(&self, handle: &File) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (handle.metadata(), std::fs::metadata(&self.root)) {
+            (Ok(held), Ok(now)) => (held.dev(), held.ino()) != (now.dev(), now.ino()),
+            _ => true,
         }
     }
 

@@ -41,6 +41,28 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Blocks asynchronous signals (SIGINT, SIGTERM…) in the calling thread, so
+/// the process's main thread receives them: Python acts on Ctrl-C only there,
+/// and a signal the kernel hands to one of our threads would wait unseen.
+/// Every thread the engine starts calls this first.
+pub fn block_async_signals() {
+    // SAFETY: sigset manipulation on a local set; pthread_sigmask affects only this thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for synchronous in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGABRT,
+        ] {
+            libc::sigdelset(&mut set, synchronous);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// True on a pool worker thread, where [`wait_outside`] knows how to wait.
 pub fn on_worker_thread() -> bool {
     CURRENT_HOOKS.with(|h| h.borrow().is_some())
@@ -87,6 +109,7 @@ impl ThreadPool {
             thread::Builder::new()
                 .name(format!("{name}-{n}"))
                 .spawn(move || {
+                    block_async_signals();
                     CURRENT_POOL.with(|c| c.set(id));
                     CURRENT_HOOKS.with(|h| *h.borrow_mut() = Some(hooks.clone()));
                     hooks.run(&mut || work(&*hooks, &jobs_rx, &closing));

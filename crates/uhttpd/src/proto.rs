@@ -169,6 +169,9 @@ pub fn parse_head(
         0 | 1 => {}
         _ => return refuse(400, "duplicate Host"),
     }
+    if named("host").any(|h| !is_authority(&h.value)) {
+        return refuse(400, "invalid Host");
+    }
 
     let mut lengths = named("content-length");
     let length = match (lengths.next(), lengths.next()) {
@@ -311,6 +314,14 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ProtoError> {
         Ok(Ok(n)) => Ok(n),
         _ => refuse(400, "invalid Content-Length"),
     }
+}
+
+/// RFC 9112 §3.2: Host is `uri-host [ ":" port ]` (empty allowed): reg-name,
+/// IPv4 or a bracketed IP literal; no spaces, slashes, `@` or controls.
+fn is_authority(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -867,6 +878,20 @@ mod tests {
             head(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").header("host"),
             Some(&b""[..])
         );
+        for bad in ["a b", "t/x", "user@host", "h?x", "h#f"] {
+            let req = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(status(req.as_bytes()), 400, "{bad}");
+        }
+        for good in [
+            "h",
+            "example.com:8080",
+            "127.0.0.1:80",
+            "[::1]:8080",
+            "xn--bcher-kva.example",
+        ] {
+            let req = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            assert_eq!(head(req.as_bytes()).header("host"), Some(good.as_bytes()));
+        }
     }
 
     #[test]

@@ -212,7 +212,10 @@ impl WsHandler for WebRepl {
             let (editor, busy) = (editor.clone(), busy.clone());
             thread::Builder::new()
                 .name("uhttpd-repl".into())
-                .spawn(move || execute(&*interpreter, &terminal, &editor, &busy, work_rx))
+                .spawn(move || {
+                    crate::pool::block_async_signals();
+                    execute(&*interpreter, &terminal, &editor, &busy, work_rx)
+                })
         };
         let mut transfer = Transfer::default();
         while let Some(message) = session.recv() {

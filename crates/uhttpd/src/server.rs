@@ -7,13 +7,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
+use std::thread;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
@@ -109,14 +109,18 @@ struct Shared {
     file_acl: AclSlot,
     shutdown: watch::Sender<bool>,
     connections: Arc<Semaphore>,
+    /// Most connections open at once since memory was last trimmed.
+    connections_peak: std::sync::atomic::AtomicUsize,
 }
 
 /// A running server. Dropping it closes it.
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
-    runtime: Mutex<Option<Runtime>>,
-    listener_closed: Mutex<Option<std_mpsc::Receiver<()>>>,
+    /// The I/O threads, each with its own single-threaded runtime (taken by `close`).
+    io_threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// A message once the accepting thread has dropped the listening socket.
+    listener_closed: Mutex<std_mpsc::Receiver<()>>,
 }
 
 impl Server {
@@ -132,12 +136,6 @@ impl Server {
         let fs = DeviceFs::new(&config.root, config.ext.as_deref())?;
         let listener = bind(&config.host, config.port)?;
         let local_addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.io_threads)
-            .thread_name("uhttpd-io")
-            .enable_io()
-            .enable_time()
-            .build()?;
         let pool = ThreadPool::new("uhttpd-worker", config.workers, config.queue, hooks)?;
         let shared = Arc::new(Shared {
             cors: config.cors,
@@ -150,19 +148,45 @@ impl Server {
             file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            connections_peak: std::sync::atomic::AtomicUsize::new(0),
         });
         let (closed_tx, closed_rx) = std_mpsc::channel();
-        let listener = {
-            let _entered = runtime.enter();
-            TcpListener::from_std(listener)?
-        };
-        runtime.spawn(accept_loop(listener, shared.clone(), closed_tx));
-        Ok(Server {
+        let (ready_tx, ready_rx) = std_mpsc::channel::<io::Result<()>>();
+        let (senders, mut inboxes): (Vec<_>, Vec<_>) = (0..config.io_threads)
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
+        let mut accepting = Some((listener, senders));
+        let mut io_threads = Vec::with_capacity(config.io_threads);
+        for n in 0..config.io_threads {
+            // Thread 0 also accepts; every thread serves what it is dealt.
+            let accept = accepting.take();
+            let inbox = inboxes.remove(0);
+            let (thread_shared, closed_tx, ready_tx) =
+                (shared.clone(), closed_tx.clone(), ready_tx.clone());
+            let spawned = thread::Builder::new()
+                .name(format!("uhttpd-io-{n}"))
+                .spawn(move || io_thread(accept, inbox, thread_shared, closed_tx, ready_tx));
+            match spawned {
+                Ok(handle) => io_threads.push(handle),
+                Err(e) => {
+                    shared.shutdown.send_replace(true);
+                    return Err(e.into());
+                }
+            }
+        }
+        let server = Server {
             shared,
             local_addr,
-            runtime: Mutex::new(Some(runtime)),
-            listener_closed: Mutex::new(Some(closed_rx)),
-        })
+            io_threads: Mutex::new(io_threads),
+            listener_closed: Mutex::new(closed_rx),
+        };
+        for _ in 0..config.io_threads {
+            // An I/O thread that cannot start is an error of `start` (closing on drop).
+            ready_rx
+                .recv()
+                .map_err(|_| Error::Io(io::ErrorKind::Other.into()))??;
+        }
+        Ok(server)
     }
 
     pub fn port(&self) -> u16 {
@@ -246,26 +270,70 @@ impl Server {
     /// Stops accepting (the port is closed when this returns), drops every
     /// connection and waits a bounded time for running handlers. Idempotent.
     pub fn close(&self) {
-        let runtime = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let Some(runtime) = runtime else { return };
+        // Held throughout, so a second caller returns only once the first is done.
+        let mut io_threads = self.io_threads.lock().unwrap_or_else(|e| e.into_inner());
+        if io_threads.is_empty() {
+            return;
+        }
         self.shared.shutdown.send_replace(true);
         let closed = self
             .listener_closed
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(closed) = closed {
-            let _ = closed.recv_timeout(limits::SHUTDOWN_GRACE);
+            .unwrap_or_else(|e| e.into_inner());
+        for _ in 0..io_threads.len() {
+            if closed.recv_timeout(limits::SHUTDOWN_GRACE).is_err() {
+                break;
+            }
         }
         if !self.shared.pool.shutdown(limits::SHUTDOWN_GRACE) {
             log::warn!(target: "uhttpd", "closed with request handlers still running");
         }
-        runtime.shutdown_timeout(limits::SHUTDOWN_GRACE);
+        for handle in io_threads.drain(..) {
+            let _ = handle.join();
+        }
     }
+}
+
+/// An I/O thread: a single-threaded runtime serving the connections dealt to
+/// it (thread 0 also accepts and deals). A connection never moves between
+/// threads, so no thread wakes another for it (nginx's worker model).
+fn io_thread(
+    accept: Option<(std::net::TcpListener, Vec<mpsc::UnboundedSender<Accepted>>)>,
+    inbox: mpsc::UnboundedReceiver<Accepted>,
+    shared: Arc<Shared>,
+    closed: std_mpsc::Sender<()>,
+    ready: std_mpsc::Sender<io::Result<()>>,
+) {
+    crate::pool::block_async_signals();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if let Some((listener, inboxes)) = accept {
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)
+        };
+        match listener {
+            Ok(listener) => {
+                runtime.spawn(accept_loop(listener, shared.clone(), closed, inboxes));
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(()));
+    runtime.block_on(serve_inbox(inbox, shared));
+    runtime.shutdown_timeout(limits::SHUTDOWN_GRACE);
 }
 
 impl Drop for Server {
@@ -307,15 +375,50 @@ fn raise_open_file_limit() {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, closed: std_mpsc::Sender<()>) {
+/// Open connections after which, once all have closed again, freed memory is
+/// handed back to the OS (the allocator keeps it otherwise).
+const TRIM_AFTER_CONNECTIONS: usize = 256;
+
+/// After a burst of connections has gone (the last one closing), gives the
+/// allocator's freed memory back to the OS, so RSS returns to its baseline.
+fn release_memory_after_burst(shared: &Shared) {
+    let open = shared.limits.max_connections - shared.connections.available_permits();
+    if open == 0 && shared.connections_peak.swap(0, Ordering::Relaxed) >= TRIM_AFTER_CONNECTIONS {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free heap pages to the OS.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+/// A connection accepted by the accepting thread, for the I/O thread that will serve it.
+struct Accepted {
+    stream: std::net::TcpStream,
+    remote: SocketAddr,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Accepts connections and deals them round-robin to the I/O threads
+/// (`inboxes`), so every core serves its share. Ends at shutdown, dropping the
+/// listening socket and the inboxes' senders.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    closed: std_mpsc::Sender<()>,
+    inboxes: Vec<mpsc::UnboundedSender<Accepted>>,
+) {
     let mut shutdown = shared.shutdown.subscribe();
+    let mut next = 0usize;
     loop {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => match shared.connections.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        tokio::spawn(connection(stream, remote, shared.clone(), permit));
+                        let Ok(stream) = stream.into_std() else { continue };
+                        let _ = inboxes[next % inboxes.len()].send(Accepted { stream, remote, permit });
+                        next = next.wrapping_add(1);
                     }
                     Err(_) => {
                         // Never queue past the cap: answer without reading and close.
@@ -335,12 +438,29 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, closed: std_mps
     let _ = closed.send(());
 }
 
+/// Serves the connections dealt to this I/O thread, until the accepting
+/// thread stops dealing.
+async fn serve_inbox(mut inbox: mpsc::UnboundedReceiver<Accepted>, shared: Arc<Shared>) {
+    while let Some(accepted) = inbox.recv().await {
+        if let Ok(stream) = TcpStream::from_std(accepted.stream) {
+            tokio::spawn(connection(
+                stream,
+                accepted.remote,
+                shared.clone(),
+                accepted.permit,
+            ));
+        }
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     remote: SocketAddr,
     shared: Arc<Shared>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
+    let open = shared.limits.max_connections - shared.connections.available_permits();
+    shared.connections_peak.fetch_max(open, Ordering::Relaxed);
     let mut shutdown = shared.shutdown.subscribe();
     let _ = stream.set_nodelay(true);
     let conn = Connection {
@@ -354,6 +474,8 @@ async fn connection(
         _ = stopped(&mut shutdown) => {}
         _ = conn.run() => {}
     }
+    drop(permit);
+    release_memory_after_burst(&shared);
 }
 
 /// Whether the connection serves another request.
@@ -379,6 +501,9 @@ struct Exchange {
     expect_continue: bool,
     continue_sent: bool,
     decoder: BodyDecoder,
+    /// The body turned out malformed while a handler read it: the status its
+    /// failure should become (400 or 431), not the handler's 500.
+    body_error: Option<u16>,
     status: u16,
     bytes_out: u64,
 }
@@ -394,6 +519,7 @@ impl Exchange {
             expect_continue: head.expect_continue,
             continue_sent: false,
             decoder: BodyDecoder::new(head.body),
+            body_error: None,
             status: 0,
             bytes_out: 0,
         }
@@ -591,6 +717,8 @@ impl Connection {
                 if code == 426 {
                     let _ = head.add_header("Sec-WebSocket-Version", "13");
                 }
+                // A failed upgrade leaves the client unsure what follows: close.
+                x.keep_alive = false;
                 return self.reply_and_finish(x, (head, body)).await;
             }
         };
@@ -610,7 +738,10 @@ impl Connection {
         let (session, mut bridge) = ws::session(info);
         let spawned = std::thread::Builder::new()
             .name("uhttpd-ws".into())
-            .spawn(move || handler.session(session));
+            .spawn(move || {
+                crate::pool::block_async_signals();
+                handler.session(session)
+            });
         if spawned.is_err() {
             return Next::Close;
         }
@@ -917,6 +1048,11 @@ impl Connection {
         match code {
             Ok(code) => self.reply_and_finish(x, status_reply(Ok(code))).await,
             Err(CLIENT_GONE) => Next::Close,
+            Err(code) if code == 507 => {
+                log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.target);
+                x.keep_alive = false;
+                self.reply_and_finish(x, error_reply(code)).await
+            }
             // The body was not read to its end: answer, then close.
             Err(code) => {
                 x.keep_alive = false;
@@ -1248,6 +1384,7 @@ impl Connection {
             Ok(Decoded::NeedMore) => None,
             Err(e) => {
                 x.keep_alive = false;
+                x.body_error = Some(e.status);
                 Some(BodyMsg::Failed(BodyFailure::Malformed(e)))
             }
         }
@@ -1266,6 +1403,11 @@ impl Connection {
                 Ok(true)
             }
             ReplyEvent::Deny(code) => {
+                // A handler that failed on a malformed body: the client's fault.
+                let code = match (code, x.body_error) {
+                    (500, Some(client_error)) => client_error,
+                    _ => code,
+                };
                 let (head, body) = denial(code);
                 self.write_full(x, &head, &body).await?;
                 Ok(true)

@@ -1,0 +1,420 @@
+"""``python -m uhttpd``: a device console in the browser.
+
+Serves a directory with the file server and the uploader, the WebREPL at
+``/ws``, an event stream at ``/events`` and the console page at ``/``.
+``main(argv)`` is also the ``uhttpd`` console script.
+"""
+
+import argparse
+import base64
+import contextlib
+import functools
+import importlib.resources
+import json
+import logging
+import os
+import re
+import secrets
+import select
+import signal
+import socket
+import sys
+import threading
+import urllib.parse
+
+import uhttpd
+
+FS = "/fs"
+WS = "/ws"
+EVENTS = "/events"
+EVENT_CLIENTS = 8
+ROUTE_SLOTS = 16
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EVENT_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+WILDCARDS = ("", "0.0.0.0", "::")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CONFIG_PLACEHOLDER = b'<meta name="uhttpd-config" content="{}">'
+
+log = logging.getLogger("uhttpd.console")
+
+DESCRIPTION = """\
+A device console in the browser: serves ROOT as the device's file system
+(browse, download, upload, new folder, delete), MicroPython's WebREPL (a
+Python prompt in this process) and a live event log, all on one page at
+http://HOST:PORT/.
+
+Endpoints: / (the console page), /fs/<path> (GET files, GET /fs/<dir>/ for a
+JSON listing, PUT or POST to upload, POST /fs/<dir>/ for a new folder,
+DELETE to remove, ?force=1 for a whole tree), /ws (WebREPL), /events
+(Server-Sent Events: "log" lines and "fs" notices).
+
+The REPL always has a password: give one with --password, or one is made up
+and printed at start. Ctrl-C stops the server."""
+
+EPILOG = """\
+examples:
+  python -m uhttpd                          serve the current directory on http://127.0.0.1:8080/
+  python -m uhttpd --port 0 --root ./www    any free port (the real one is printed), files from ./www
+  python -m uhttpd --password s3cret        choose the REPL password instead of a random one
+  python -m uhttpd --host 0.0.0.0 --auth admin:s3cret
+                                            reachable from the network, Basic auth on every page
+  python -m uhttpd --read-only --no-repl    a file browser only: no uploads, deletes or REPL
+  python -m uhttpd --cors --log-level DEBUG allow other origins' scripts, log everything
+"""
+
+
+def build_parser():
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    parser = argparse.ArgumentParser(
+        prog="python -m uhttpd" if name in ("", "__main__.py", "-c") else name,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="TCP port to listen on (default: %(default)s; 0 picks a free one and prints it), "
+        "e.g. --port 8000",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s, this computer only, since the page opens "
+        "a Python REPL); e.g. --host 0.0.0.0 for every interface",
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="directory served as the device's file system / (default: the current directory), "
+        "e.g. --root ./www",
+    )
+    parser.add_argument(
+        "--password",
+        default=None,
+        help="WebREPL password (default: a random one, printed at start; the REPL is never "
+        "open without one), e.g. --password s3cret",
+    )
+    parser.add_argument(
+        "--auth",
+        default=None,
+        metavar="USER:PASS",
+        help="require HTTP Basic auth with this user name and password for everything "
+        "(page, files, uploads, events, REPL), e.g. --auth admin:s3cret",
+    )
+    parser.add_argument(
+        "--cors",
+        action="store_true",
+        help="add 'Access-Control-Allow-Origin: *' to every reply, so scripts on other origins "
+        "may call the server",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="no uploads, new folders or deletes (PUT, POST and DELETE on /fs get 405)",
+    )
+    parser.add_argument(
+        "--no-repl",
+        action="store_true",
+        help="no WebREPL (/ws answers 404); no password is made up or printed",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LEVELS,
+        help="log level for the terminal and the page's event log (default: %(default)s; "
+        "INFO shows every request), e.g. --log-level WARNING",
+    )
+    return parser
+
+
+def console_html():
+    """The console page shipped in the package (read once per server, by page_bytes)."""
+    return importlib.resources.files("uhttpd").joinpath("console.html").read_bytes()
+
+
+def page_bytes(config):
+    """The page with the server's settings filled in (what it may offer)."""
+    content = json.dumps(config, separators=(",", ":"))
+    content = content.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    meta = b'<meta name="uhttpd-config" content="' + content.encode("utf-8") + b'">'
+    return console_html().replace(CONFIG_PLACEHOLDER, meta, 1)
+
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+
+# An access log line of the engine: 127.0.0.1:50658 "PUT /fs/a.txt HTTP/1.1" 201 166
+ACCESS = re.compile(r'^\S+ "(PUT|POST|DELETE) (\S+) HTTP/[0-9.]+" (2\d\d)\b')
+
+
+def fs_notice(message):
+    """The "fs" event for an access log line of a successful upload, mkdir or
+    delete, or None."""
+    m = ACCESS.match(message)
+    if not m:
+        return None
+    verb, target, status = m.group(1), m.group(2), int(m.group(3))
+    path, _, query = target.partition("?")
+    if path != FS and not path.startswith(FS + "/"):
+        return None
+    device = urllib.parse.unquote(path[len(FS) :]) or "/"
+    if verb == "DELETE":
+        op = "delete"
+    elif device.endswith("/"):
+        op = "mkdir"
+    else:
+        op = "upload"
+    notice = {"op": op, "path": device, "status": status}
+    if op == "delete" and "force=1" in query.split("&"):
+        notice["force"] = True
+    return json.dumps(notice, ensure_ascii=False)
+
+
+class EventLogHandler(logging.Handler):
+    """Sends log records to the page's event stream: every record at the
+    chosen level or above as a "log" event, and access lines of changes under
+    /fs as "fs" events.
+
+    It never logs and never blocks: dispatch() does not wait for clients, a
+    thread already inside emit() (a record logged while dispatching) is
+    skipped, and errors are swallowed."""
+
+    def __init__(self, server, level):
+        super().__init__(logging.NOTSET)
+        self.server = server
+        self.log_level = level
+        self.setFormatter(logging.Formatter(EVENT_LOG_FORMAT, "%H:%M:%S"))
+        self._inside = threading.local()
+
+    def handle(self, record):
+        # No handler lock: dispatch is thread-safe, and a lock here would be
+        # one more thing a logging call could wait for.
+        if getattr(self._inside, "active", False):
+            return False
+        self._inside.active = True
+        try:
+            self.emit(record)
+        finally:
+            self._inside.active = False
+        return True
+
+    def emit(self, record):
+        try:
+            if record.levelno >= self.log_level:
+                self.server.dispatch(self.format(record), "log")
+            if record.name == "uhttpd" and record.levelno == logging.INFO:
+                notice = fs_notice(record.getMessage())
+                if notice is not None:
+                    self.server.dispatch(notice, "fs")
+        except Exception:  # noqa: BLE001 - a log handler must not raise or log
+            pass
+
+
+def url_host(host):
+    """The host part of the URL to open: wildcard addresses become loopback."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    if ":" in host:
+        return "[%s]" % host
+    return host
+
+
+def configure_logging(level):
+    root = logging.getLogger()
+    before = list(root.handlers)
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    for handler in root.handlers:
+        if handler not in before:
+            handler.setLevel(level)
+    # Access lines are needed for the "fs" events whatever the chosen level;
+    # the handlers above keep the terminal at the chosen level.
+    logging.getLogger("uhttpd").setLevel(min(level, logging.INFO))
+
+
+class _Stop(Exception):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop()
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """Ctrl-C (SIGINT) and SIGTERM stop the server.
+
+    SIGINT gets Python's handler even when it was inherited as ignored (as
+    for a job started with '&' by a script): Ctrl-C is how to stop."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+        saved[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def wait_for_signal():
+    """Sleeps until a signal handler raises (KeyboardInterrupt, _Stop).
+
+    The server's threads may be the ones the kernel hands a signal to; then
+    Python's handler only notes it, and a main thread asleep in time.sleep()
+    would not wake up to run it. The wakeup fd wakes it whichever thread got
+    the signal (and a one-second tick bounds the wait if none is set)."""
+    reader, writer = socket.socketpair()
+    previous = None
+    try:
+        reader.setblocking(False)
+        writer.setblocking(False)
+        try:
+            previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            previous = None
+        while True:
+            ready, _, _ = select.select([reader], [], [], 1.0)
+            if ready:
+                try:
+                    reader.recv(512)
+                except BlockingIOError:
+                    pass
+    finally:
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        reader.close()
+        writer.close()
+
+
+def parse(argv):
+    """The parsed command line, checked; exits with status 2 on a bad one."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.root = os.path.abspath(args.root if args.root is not None else os.getcwd())
+    if not os.path.isdir(args.root):
+        parser.error("--root %s: not a directory" % args.root)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port %d: must be 0..65535" % args.port)
+    if args.auth is not None:
+        user, colon, _ = args.auth.partition(":")
+        if not colon or not user:
+            parser.error("--auth wants USER:PASS, e.g. --auth admin:s3cret")
+    args.generated = False
+    if args.no_repl:
+        args.password = None
+    elif args.password is None:
+        args.password = secrets.token_urlsafe(9)
+        args.generated = True
+    elif not args.password or any(c in args.password for c in "\r\n"):
+        parser.error("--password must be a non-empty single line")
+    return args
+
+
+def make_server(args):
+    """The configured server (the caller closes it)."""
+    acl = {}
+    if args.auth is not None:
+        token = base64.b64encode(args.auth.encode("utf-8"))
+        acl = {"acl": uhttpd.AUTH_BASIC, "auth": b"Basic " + token}
+    srv = uhttpd.Server(
+        args.port,
+        host=args.host,
+        root=args.root,
+        cors=args.cors,
+        events=EVENT_CLIENTS,
+        routes=ROUTE_SLOTS,
+        **acl,
+    )
+    try:
+        config = {
+            "readOnly": args.read_only,
+            "repl": not args.no_repl,
+            "root": os.path.basename(args.root) or args.root,
+        }
+        page = page_bytes(config)
+
+        def serve_page(req):
+            req.write(page, mime="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+        srv.route("/", uhttpd.GET, serve_page)
+        srv.event(EVENTS)
+        if not args.no_repl:
+            srv.ws(WS, args.password)
+        srv.serve(FS)
+        if not args.read_only:
+            srv.receive(prefix=FS, delete=True)
+    except BaseException:
+        srv.close()
+        raise
+    return srv
+
+
+def announce(args, port):
+    say = functools.partial(print, flush=True)
+    say("uhttpd console: http://%s:%d/" % (url_host(args.host), port))
+    if args.no_repl:
+        say("REPL: off (--no-repl)")
+    elif args.generated:
+        say("REPL password: %s (generated; choose one with --password)" % args.password)
+    else:
+        say("REPL password: %s" % args.password)
+    if args.host in WILDCARDS:
+        say("listening on %s: every interface, so other computers can open it too" % args.host)
+    say("files: %s%s" % (args.root, " (read-only)" if args.read_only else ""))
+    if args.auth is not None:
+        say("Basic auth: user %r" % args.auth.partition(":")[0])
+    say("Press Ctrl-C to stop.")
+
+
+def main(argv=None):
+    """``python -m uhttpd`` / ``uhttpd``: serve until Ctrl-C; the exit status."""
+    args = parse(argv)
+    level = getattr(logging, args.log_level)
+    configure_logging(level)
+    with stop_signals():
+        try:
+            srv = make_server(args)
+        except (OSError, ValueError, RuntimeError) as e:
+            print(
+                "uhttpd: cannot serve on %s port %d: %s" % (args.host, args.port, e),
+                file=sys.stderr,
+            )
+            return 1
+        except (KeyboardInterrupt, _Stop):
+            return 0
+        handler = EventLogHandler(srv, level)
+        try:
+            logging.getLogger("uhttpd").addHandler(handler)
+            # The REPL runs in __main__'s namespace: give it the server.
+            main_module = sys.modules.get("__main__")
+            if main_module is not None:
+                main_module.srv = srv
+            announce(args, srv.port())
+            log.info("serving %s on %s:%d", args.root, args.host, srv.port())
+            wait_for_signal()
+        except (KeyboardInterrupt, _Stop):
+            pass
+        finally:
+            logging.getLogger("uhttpd").removeHandler(handler)
+            srv.close()
+    # The real stdout: a REPL session may still be detaching its tee from
+    # sys.stdout while the server closes.
+    print("stopped", file=sys.__stdout__ or sys.stdout, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
