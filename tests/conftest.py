@@ -817,3 +817,46 @@ def child_server():
     yield start
     for child in made:
         child.stop()
+
+
+# Debian's Chromium, driven by Playwright without any browser download. The
+# flags keep it off the (closed) network: without them it retries Google's
+# hosts at every start.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def put_streaming(port, path, size, chunked=False):
+    """Sends a ``size``-byte PUT (the body from another thread, since the
+    server may answer before it has all of it); returns the final reply."""
+    body = b"Z" * size
+    with Conn(port, timeout=10) as c:
+        if chunked:
+            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path)
+            pieces = [body[i:i + 65536] for i in range(0, size, 65536)]
+            payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        else:
+            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, size))
+            payload = body
+
+        def pump():
+            try:
+                c.sock.sendall(payload)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=pump, daemon=True)
+        t.start()
+        try:
+            return c.final_response("PUT")
+        finally:
+            t.join(10)

@@ -8,19 +8,8 @@ import pytest
 
 import uhttpd
 
-from conftest import url
+from conftest import CHROMIUM, CHROMIUM_ARGS, url
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>uhttpd browser test</title></head>

@@ -26,17 +26,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 from websockets.sync.client import connect as ws_connect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from conftest import CHROMIUM, CHROMIUM_ARGS
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0

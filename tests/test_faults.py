@@ -13,6 +13,7 @@ import pytest
 import uhttpd
 
 from conftest import (
+    put_streaming,
     Conn,
     LogCollector,
     Recorder,
@@ -45,33 +46,6 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=20)
 
 
-def upload(port, path, size, chunked=False):
-    """Sends a ``size``-byte PUT (the body from another thread, since the
-    server may answer before it has all of it); returns the final reply."""
-    body = b"Z" * size
-    with Conn(port, timeout=10) as c:
-        if chunked:
-            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path)
-            pieces = [body[i:i + 65536] for i in range(0, size, 65536)]
-            payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
-        else:
-            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, size))
-            payload = body
-
-        def pump():
-            try:
-                c.sock.sendall(payload)
-            except OSError:
-                pass
-
-        t = threading.Thread(target=pump, daemon=True)
-        t.start()
-        try:
-            return c.final_response("PUT")
-        finally:
-            t.join(10)
-
-
 OLD = b"old content, must survive\n" * 2000  # ~52 KiB
 
 
@@ -82,9 +56,9 @@ def test_disk_full_is_507_and_leaves_nothing_behind(server, small_tmpfs, uhttpd_
     srv = server(root=str(small_tmpfs))
     srv.receive(prefix="/up")
     try:
-        r = upload(srv.port(), "/up/d/old.bin", 4 << 20, chunked)
+        r = put_streaming(srv.port(), "/up/d/old.bin", 4 << 20, chunked)
         assert r.status == 507, r
-        r = upload(srv.port(), "/up/d/new.bin", 4 << 20, chunked)
+        r = put_streaming(srv.port(), "/up/d/new.bin", 4 << 20, chunked)
         assert r.status == 507, r
         # the old file as it was, no partial or temporary file
         assert tree_settles_to(small_tmpfs, ["d/", "d/old.bin"], timeout=3) == ["d/", "d/old.bin"]
@@ -94,7 +68,7 @@ def test_disk_full_is_507_and_leaves_nothing_behind(server, small_tmpfs, uhttpd_
         assert len(access) == 2, [x.getMessage() for x in uhttpd_log.records]
         assert all("PUT /up/d/" in x.getMessage() for x in access)
         # the space was given back: a small upload works
-        r = upload(srv.port(), "/up/d/new.bin", 1000, chunked)
+        r = put_streaming(srv.port(), "/up/d/new.bin", 1000, chunked)
         assert r.status == 201
         assert (small_tmpfs / "d" / "new.bin").read_bytes() == b"Z" * 1000
     finally:
@@ -107,7 +81,7 @@ def test_disk_full_is_logged_as_a_warning(server, small_tmpfs, uhttpd_log):
     srv = server(root=str(small_tmpfs))
     srv.receive(prefix="/up")
     try:
-        assert upload(srv.port(), "/up/big.bin", 4 << 20).status == 507
+        assert put_streaming(srv.port(), "/up/big.bin", 4 << 20).status == 507
         warned = uhttpd_log.wait_for(lambda rec: rec.levelno >= logging.WARNING, timeout=2)
         assert warned, "no WARNING/ERROR logged for a full disk; records: %r" % [
             (x.levelname, x.getMessage()) for x in uhttpd_log.records]

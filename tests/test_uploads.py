@@ -19,7 +19,7 @@ import pytest
 
 import uhttpd
 
-from conftest import HOST, Conn, get, raw, request, tree, tree_settles_to, url
+from conftest import HOST, Conn, get, put_streaming, raw, request, tree, tree_settles_to, url
 
 GOOD = b"Basic YW5zd2VyOjQy"  # answer:42
 
@@ -413,42 +413,14 @@ srv.close()
 """
 
 
-def upload_over_limit(port, path, size, chunked=False):
-    """Sends a ``size``-byte upload (the body from another thread, since the
-    server may answer before it has all of it); returns the reply."""
-    body = b"Z" * size
-    with Conn(port, timeout=10) as c:
-        if chunked:
-            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path)
-            payload = b"".join(b"%x\r\n%s\r\n" % (65536, body[i:i + 65536])
-                               for i in range(0, size, 65536)) + b"0\r\n\r\n"
-        else:
-            c.send("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, size))
-            payload = body
-
-        def pump():
-            try:
-                c.sock.sendall(payload)
-            except OSError:
-                pass
-
-        t = threading.Thread(target=pump, daemon=True)
-        t.start()
-        try:
-            reply = c.final_response("PUT")
-        finally:
-            t.join(10)
-        return reply
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_file_too_big_is_507(server_process, tmp_path, chunked):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "old.bin").write_bytes(OLD)
     port = server_process(FSIZE_SCRIPT, tmp_path)
-    r = upload_over_limit(port, "/up/d/old.bin", 3 * 1024 * 1024, chunked)
+    r = put_streaming(port, "/up/d/old.bin", 3 * 1024 * 1024, chunked)
     assert r.status == 507
-    r = upload_over_limit(port, "/up/d/new.bin", 3 * 1024 * 1024, chunked)
+    r = put_streaming(port, "/up/d/new.bin", 3 * 1024 * 1024, chunked)
     assert r.status == 507
     assert tree_settles_to(tmp_path, ["d/", "d/old.bin"]) == ["d/", "d/old.bin"]
     assert (tmp_path / "d" / "old.bin").read_bytes() == OLD

@@ -314,24 +314,6 @@ impl Server {
         Ok(&self.engine)
     }
 
-    fn register(
-        &self,
-        py: Python<'_>,
-        url: &str,
-        bits: i64,
-        callback: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        check_callable(callback, "callback")?;
-        let methods = methods_from(bits)?;
-        let handler = PyHandler {
-            callback: callback.clone().unbind(),
-            link: self.link.clone(),
-        };
-        self.engine()?.route(url, methods, Arc::new(handler)).py()?;
-        self.remember(py, callback);
-        Ok(())
-    }
-
     fn remember(&self, py: Python<'_>, object: &Bound<'_, PyAny>) {
         let _ = py;
         self.callbacks
@@ -473,7 +455,7 @@ impl Server {
             return Ok(());
         };
         for (url, bits, callback) in &given {
-            this.register(py, url, *bits, callback.bind(py))?;
+            this.route(py, url, *bits, callback.bind(py))?;
         }
         // The seed: with a table given, no further route() calls.
         this.engine()?.freeze_routes();
@@ -493,7 +475,15 @@ impl Server {
         methods: i64,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        self.register(py, url, methods, callback)
+        check_callable(callback, "callback")?;
+        let methods = methods_from(methods)?;
+        let handler = PyHandler {
+            callback: callback.clone().unbind(),
+            link: self.link.clone(),
+        };
+        self.engine()?.route(url, methods, Arc::new(handler)).py()?;
+        self.remember(py, callback);
+        Ok(())
     }
 
     /// The file server: GET and HEAD on `<prefix>/*` (one slot).
