@@ -34,3 +34,7 @@ echo "== stubtest (the .pyi stubs match the built module)"
 
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests
+
+echo "== fuzz smoke (each target a few seconds; saved inputs replayed)"
+fuzz/run.sh 5
+fuzz/regress.sh
