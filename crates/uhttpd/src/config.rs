@@ -25,7 +25,8 @@ pub struct Config {
     pub workers: usize,
     /// Requests waiting for a handler thread before 503.
     pub queue: usize,
-    /// Threads of the async runtime that own the sockets.
+    /// I/O threads, each running its own single-threaded async runtime; the
+    /// first also accepts and deals connections out round-robin.
     pub io_threads: usize,
     pub limits: Limits,
 }
