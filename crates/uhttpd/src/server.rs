@@ -180,6 +180,8 @@ impl Server {
             io_threads: Mutex::new(io_threads),
             listener_closed: Mutex::new(closed_rx),
         };
+        // Only the threads hold senders now: one that dies unreported ends the wait.
+        drop(ready_tx);
         for _ in 0..config.io_threads {
             // An I/O thread that cannot start is an error of `start` (closing on drop).
             ready_rx
