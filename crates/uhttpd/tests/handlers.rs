@@ -515,18 +515,7 @@ fn basic_auth_challenges_missing_and_wrong_credentials() {
         auth: Auth::Basic(b"Basic YW5zd2VyOjQy".to_vec()),
         ..config()
     });
-    let calls = counter();
-    let c = calls.clone();
-    server
-        .route(
-            "/secret",
-            Methods::GET | Methods::POST,
-            Arc::new(move |mut req: uhttpd::Request| {
-                c.fetch_add(1, Ordering::SeqCst);
-                reply(&mut req, 200, "secret");
-            }),
-        )
-        .unwrap();
+    let calls = counted_route(&server, "/secret", Methods::GET | Methods::POST, "secret");
     let mut c = Client::connect(&server);
     for auth in [
         "",
@@ -576,18 +565,7 @@ fn custom_auth_denial_answers_its_status_and_skips_the_handler() {
         })),
         ..config()
     });
-    let calls = counter();
-    let c = calls.clone();
-    server
-        .route(
-            "/guarded",
-            Methods::GET,
-            Arc::new(move |mut req: uhttpd::Request| {
-                c.fetch_add(1, Ordering::SeqCst);
-                reply(&mut req, 200, "in");
-            }),
-        )
-        .unwrap();
+    let calls = counted_route(&server, "/guarded", Methods::GET, "in");
     let mut c = Client::connect(&server);
     c.send(b"GET /guarded HTTP/1.1\r\nHost: test\r\nX-Token: bad\r\n\r\n");
     let r = c.response();
@@ -614,18 +592,7 @@ fn custom_auth_401_carries_a_www_authenticate_challenge() {
         auth: Auth::Custom(Arc::new(|_info: &Arc<RequestInfo>| AuthDecision::Deny(401))),
         ..config()
     });
-    let calls = counter();
-    let c = calls.clone();
-    server
-        .route(
-            "/guarded",
-            Methods::GET,
-            Arc::new(move |mut req: uhttpd::Request| {
-                c.fetch_add(1, Ordering::SeqCst);
-                reply(&mut req, 200, "in");
-            }),
-        )
-        .unwrap();
+    let calls = counted_route(&server, "/guarded", Methods::GET, "in");
     let mut c = Client::connect(&server);
     c.send(&get("/guarded"));
     let r = c.response();

@@ -13,18 +13,7 @@ use uhttpd::{limits, Config, Limits, Methods, Request, Server};
 /// A server whose every path answers `GET`/`POST` with "ok" and counts the calls.
 fn counting_server(config: Config) -> (Server, Arc<AtomicUsize>) {
     let server = start(config);
-    let calls = counter();
-    let c = calls.clone();
-    server
-        .route(
-            "/*",
-            Methods::GET | Methods::POST,
-            Arc::new(move |mut req: uhttpd::Request| {
-                c.fetch_add(1, Ordering::SeqCst);
-                reply(&mut req, 200, "ok");
-            }),
-        )
-        .unwrap();
+    let calls = counted_route(&server, "/*", Methods::GET | Methods::POST, "ok");
     (server, calls)
 }
 

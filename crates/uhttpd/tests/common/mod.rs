@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use uhttpd::{Config, Limits, PlainThreads, ReplyHead, Request, Server, Status};
+use uhttpd::{Config, Limits, Methods, PlainThreads, ReplyHead, Request, Server, Status};
 
 /// Longest any single socket read or write may block in a test.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,6 +44,29 @@ pub fn addr(server: &Server) -> SocketAddr {
 
 pub fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
+}
+
+/// Registers a route that counts its calls and replies 200 with `body`;
+/// returns the count.
+pub fn counted_route(
+    server: &Server,
+    pattern: &str,
+    methods: Methods,
+    body: &'static str,
+) -> Arc<AtomicUsize> {
+    let calls = counter();
+    let c = calls.clone();
+    server
+        .route(
+            pattern,
+            methods,
+            Arc::new(move |mut req: Request| {
+                c.fetch_add(1, Ordering::SeqCst);
+                reply(&mut req, 200, body);
+            }),
+        )
+        .unwrap();
+    calls
 }
 
 pub fn count(c: &AtomicUsize) -> usize {
