@@ -1501,15 +1501,10 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.unwrap_or(Err(500))
 }
 
-/// The reply for a status from the file features (204 has no body).
+/// The reply for a status from the file features (`write_full` leaves out
+/// the body of a 204 like that of any bodiless status).
 fn status_reply(code: Result<u16, u16>) -> (ReplyHead, Bytes) {
-    let code = code.unwrap_or_else(|e| e);
-    let (head, body) = error_reply(code);
-    if code == 204 {
-        (head, Bytes::new())
-    } else {
-        (head, body)
-    }
+    error_reply(code.unwrap_or_else(|e| e))
 }
 
 /// A refusal reply; a 401 carries the challenge RFC 9110 §11.6.1 requires.
