@@ -1,8 +1,33 @@
 #!/usr/bin/env bash
 # Every check and test of the project; CI runs exactly this (.ci/run).
 # Installs what it needs: Debian packages with apt-get, Python packages in .venv.
+#
+# Each step prints one line, plus a short summary; what the tools print goes
+# to target/test-logs/<step>.log, and the tail of that log is shown when the
+# step fails. The console output stays a few KiB: a CI runner that reads it
+# slowly, or not until the end, can then never stall the run on a full pipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+logs=target/test-logs
+mkdir -p "$logs"
+
+# step NAME COMMAND...: runs COMMAND with its output in $logs/NAME.log.
+step() {
+    local name=$1 log="$logs/$1.log"
+    shift
+    echo "== $name"
+    if ! "$@" >"$log" 2>&1; then
+        echo "-- last lines of $log:"
+        tail -n 80 "$log" | cut -c1-300
+        if [ "$name" = pytest ] && [ -s "$logs/hang-stacks.txt" ]; then
+            echo "-- a test hung; where each thread was ($logs/hang-stacks.txt):"
+            head -n 150 "$logs/hang-stacks.txt" | cut -c1-200
+        fi
+        echo "== FAILED: $name"
+        exit 1
+    fi
+}
 
 # Debian packages the tests drive: curl, slowhttptest (hostile clients), and
 # Chromium for the browser tests (Playwright drives the system browser; it
@@ -12,29 +37,29 @@ command -v curl >/dev/null || missing+=(curl)
 command -v slowhttptest >/dev/null || missing+=(slowhttptest)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    step apt bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null' apt "${missing[@]}"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -r requirements-dev.txt
+step pip bash -c '.venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -r requirements-dev.txt'
 
-echo "== rustfmt, clippy"
-cargo fmt --all --check
-cargo clippy --workspace --all-targets -- -D warnings
+step rustfmt cargo fmt --all --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== cargo test (unit + loopback integration)"
-cargo test --workspace
+step cargo-test cargo test --workspace
+grep -h "^test result:" "$logs/cargo-test.log" | awk '{p += $4; f += $6} END {print "   " p " Rust tests passed, " f " failed"}'
 
-echo "== build and install the module (pip install .)"
-PATH="$PWD/.venv/bin:$PATH" .venv/bin/pip install -q --no-build-isolation --force-reinstall --no-deps .
+step install env PATH="$PWD/.venv/bin:$PATH" .venv/bin/pip install -q --no-build-isolation --force-reinstall --no-deps .
 
-echo "== stubtest (the .pyi stubs match the built module)"
-.venv/bin/python -m mypy.stubtest uhttpd
+step stubtest .venv/bin/python -m mypy.stubtest uhttpd
+tail -n 1 "$logs/stubtest.log"
 
-echo "== pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider tests
+# A hung test ends the run itself (tests/conftest.py's watchdog, with the
+# stacks in the log); the timeout is the backstop.
+step pytest timeout -k 30 1500 .venv/bin/python -m pytest -q -p no:cacheprovider tests
+tail -n 1 "$logs/pytest.log"
 
-echo "== fuzz smoke (each target a few seconds; saved inputs replayed)"
-fuzz/run.sh 5
-fuzz/regress.sh
+step fuzz-smoke fuzz/run.sh 5
+grep -E "^[a-z_]+: (ok|FAILED)" "$logs/fuzz-smoke.log" | sed 's/^/   /'
+step fuzz-regress fuzz/regress.sh
+echo "   every saved fuzz input replayed without a crash"

@@ -5,9 +5,14 @@ operation is bounded by a timeout so a misbehaving server fails a test instead
 of hanging the suite.
 """
 
+import faulthandler
 import http.client
 import logging
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +22,66 @@ import uhttpd
 
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
+
+# A test running longer than this is hung: the slowest ones take about 30 s.
+TEST_DEADLINE = float(os.environ.get("UHTTPD_TEST_DEADLINE", "180"))
+
+
+# --------------------------------------------------------------------------
+# hangs
+
+
+LOGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "test-logs")
+# Where a hang is reported: pytest captures fd 2 during a test, and the run
+# ends without giving back what it captured. scripts/test.sh shows this file.
+HANG_REPORT = os.path.join(LOGS, "hang-stacks.txt")
+os.makedirs(LOGS, exist_ok=True)
+_hang_report = open(HANG_REPORT, "w")
+
+
+def _native_stacks():
+    """Every thread's native stack (gdb), saved whole beside HANG_REPORT;
+    returns for each thread its name, top frame and first frames in uhttpd."""
+    if not shutil.which("gdb"):
+        return "(no gdb: native stacks not taken)\n"
+    out = subprocess.run(
+        ["gdb", "-p", str(os.getpid()), "-batch", "-nx",
+         "-ex", "set print thread-events off", "-ex", "thread apply all bt 40"],
+        capture_output=True, text=True, timeout=120, check=False,
+    ).stdout
+    with open(os.path.join(LOGS, "hang-native-stacks.txt"), "w") as f:
+        f.write(out)
+    lines = []
+    for thread in out.split("\nThread ")[1:]:
+        frames = [f.split(" from /")[0] for f in thread.splitlines()[1:] if f.startswith("#")]
+        ours = [f for f in frames if "uhttpd::" in f]
+        lines += ["Thread " + thread.splitlines()[0]] + frames[:1] + ours[:2]
+    return "\n".join(line[:200] for line in lines) + "\n(all frames: target/test-logs/hang-native-stacks.txt)\n"
+
+
+def _dump_and_exit(nodeid):
+    """Records where every thread of this process is stuck, then ends the
+    run: a hang must fail CI at once, with what is needed to fix it."""
+    out = _hang_report
+    out.write("=== %s still running after %.0f s\n=== Python stacks:\n" % (nodeid, TEST_DEADLINE))
+    out.flush()
+    faulthandler.dump_traceback(file=out, all_threads=True)
+    out.write("=== native stacks:\n" + _native_stacks())
+    out.flush()
+    os._exit(3)
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog(request):
+    watchdog = threading.Timer(TEST_DEADLINE, _dump_and_exit, (request.node.nodeid,))
+    watchdog.daemon = True
+    watchdog.start()
+    # If a thread holds the GIL forever the timer never runs; this C-level
+    # one still records the Python stacks and ends the run.
+    faulthandler.dump_traceback_later(TEST_DEADLINE + 150, exit=True, file=_hang_report)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+    watchdog.cancel()
 
 
 # --------------------------------------------------------------------------

@@ -77,6 +77,17 @@ def test_ws_once_per_process(server):
         assert t.run("40+2") == "40+2\r\n42\r\n>>> "
 
 
+def test_a_refused_ws_does_not_keep_the_process_repl(server):
+    a = server()
+    with pytest.raises(ValueError):
+        a.ws("no-slash", "pw")
+    b = server()
+    b.ws("/ws", "pw")
+    with terminal(b, "/ws") as t:
+        t.login()
+        assert t.run("2+2") == "2+2\r\n4\r\n>>> "
+
+
 def test_ws_works_again_after_the_first_server_is_garbage_collected():
     import gc
 

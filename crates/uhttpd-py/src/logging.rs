@@ -114,6 +114,8 @@ pub fn start(py: Python<'_>) {
             *started = true;
         }
     }
+    // Let go before Python runs: a thread holding the GIL may wait for this lock.
+    drop(started);
     refresh_level(py);
 }
 

@@ -641,34 +641,44 @@ impl Server {
     #[pyo3(signature = (url, pwd=None))]
     fn ws(&self, py: Python<'_>, url: &str, pwd: Option<String>) -> PyResult<()> {
         let engine = self.engine()?.clone();
-        let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
-        if owner.upgrade().is_some_and(|server| !server.is_closed()) {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "a WebREPL is already registered in this process (ws() works once per process)",
-            ));
-        }
-        if pwd.is_none() {
+        // Claimed before any Python runs and the lock let go at once: Python
+        // code may collect an old server whose close() takes this lock.
+        let previous = {
+            let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
+            if owner.upgrade().is_some_and(|server| !server.is_closed()) {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "a WebREPL is already registered in this process (ws() works once per process)",
+                ));
+            }
+            std::mem::replace(&mut *owner, Arc::downgrade(&engine))
+        };
+        let registered = PyInterpreter::new(py).and_then(|interpreter| {
+            let repl = WebRepl::new(
+                pwd.clone(),
+                engine.device_fs().clone(),
+                engine.file_acl(),
+                Arc::new(interpreter),
+            );
+            engine
+                .add_endpoint(
+                    "ws",
+                    url,
+                    Methods::GET,
+                    1,
+                    true,
+                    Endpoint::WebSocket(Arc::new(repl)),
+                )
+                .py()
+        });
+        if registered.is_err() {
+            let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
+            if owner.ptr_eq(&Arc::downgrade(&engine)) {
+                *owner = previous;
+            }
+        } else if pwd.is_none() {
             log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
         }
-        let interpreter = PyInterpreter::new(py)?;
-        let repl = WebRepl::new(
-            pwd,
-            engine.device_fs().clone(),
-            engine.file_acl(),
-            Arc::new(interpreter),
-        );
-        engine
-            .add_endpoint(
-                "ws",
-                url,
-                Methods::GET,
-                1,
-                true,
-                Endpoint::WebSocket(Arc::new(repl)),
-            )
-            .py()?;
-        *owner = Arc::downgrade(&engine);
-        Ok(())
+        registered
     }
 
     /// Stops the server; the port is closed when this returns. Idempotent.
@@ -710,14 +720,16 @@ impl Server {
 
     fn __clear__(&self) {
         Python::attach(|py| self.shut(py));
-        self.callbacks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        *self
+        // Taken out first and dropped after the locks are let go: dropping a
+        // callback may run Python code that calls back into this server.
+        let callbacks =
+            std::mem::take(&mut *self.callbacks.lock().unwrap_or_else(|e| e.into_inner()));
+        let pending = self
             .pending_routes
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop((callbacks, pending));
     }
 }
 
