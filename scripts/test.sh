@@ -19,10 +19,10 @@ step() {
     echo "== $name"
     if ! "$@" >"$log" 2>&1; then
         echo "-- last lines of $log:"
-        tail -n 80 "$log" | cut -c1-300
+        tail -n 60 "$log" | cut -c1-200
         if [ "$name" = pytest ] && [ -s "$logs/hang-stacks.txt" ]; then
             echo "-- a test hung; where each thread was ($logs/hang-stacks.txt):"
-            head -n 150 "$logs/hang-stacks.txt" | cut -c1-200
+            head -n 120 "$logs/hang-stacks.txt" | cut -c1-160
         fi
         echo "== FAILED: $name"
         exit 1

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import pytest
 
@@ -63,12 +64,27 @@ def _dump_and_exit(nodeid):
     """Records where every thread of this process is stuck, then ends the
     run: a hang must fail CI at once, with what is needed to fix it."""
     out = _hang_report
-    out.write("=== %s still running after %.0f s\n=== Python stacks:\n" % (nodeid, TEST_DEADLINE))
+    out.write("=== %s still running after %.0f s\n" % (nodeid, TEST_DEADLINE))
+    out.write("=== Python threads (frames outside pytest):\n" + _python_stacks())
+    out.write("=== native threads:\n" + _native_stacks())
+    out.write("=== every Python frame:\n")
     out.flush()
     faulthandler.dump_traceback(file=out, all_threads=True)
-    out.write("=== native stacks:\n" + _native_stacks())
     out.flush()
     os._exit(3)
+
+
+def _python_stacks():
+    names = {t.ident: t.name for t in threading.enumerate()}
+    text = ""
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        frames = [f for f in traceback.extract_stack(frame)
+                  if "site-packages" not in f.filename and "<frozen" not in f.filename]
+        text += "%s:\n" % names.get(ident, ident)
+        text += "".join(traceback.format_list(frames[-8:])) or "  (only pytest frames)\n"
+    return text
 
 
 @pytest.fixture(autouse=True)
