@@ -290,8 +290,18 @@ impl Server {
         if !self.shared.pool.shutdown(limits::SHUTDOWN_GRACE) {
             log::warn!(target: "uhttpd", "closed with request handlers still running");
         }
+        // Bounded like the rest: a thread stuck in a blocking call is left
+        // behind with a warning rather than hanging the caller of close().
+        let deadline = Instant::now() + 2 * limits::SHUTDOWN_GRACE;
+        while io_threads.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
         for handle in io_threads.drain(..) {
-            let _ = handle.join();
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                log::warn!(target: "uhttpd", "an I/O thread did not stop within the shutdown grace; left running");
+            }
         }
     }
 }
