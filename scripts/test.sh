@@ -8,6 +8,8 @@
 # slowly, or not until the end, can then never stall the run on a full pipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads the terminal: a runner's open stdin must not hold up a step.
+exec </dev/null
 
 logs=target/test-logs
 mkdir -p "$logs"
@@ -37,7 +39,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v slowhttptest >/dev/null || missing+=(slowhttptest)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
-    step apt bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null' apt "${missing[@]}"
+    step apt bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"' apt "${missing[@]}"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
