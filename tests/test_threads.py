@@ -409,13 +409,23 @@ def test_garbage_collection_closes_the_port():
     assert refuses_connections(port)
 
 
-def test_garbage_collection_with_handler_referencing_the_server():
-    # a reference cycle: server -> route -> closure -> server
-    srv = uhttpd.Server(port=0, host=HOST)
-    srv.route("/g", uhttpd.GET, lambda req: req.write(str(srv.port())))
-    port = srv.port()
-    assert get(port, "/g").body == str(port).encode()
-    del srv
+@pytest.mark.parametrize("callback", ["route", "file_acl", "auth"])
+def test_garbage_collection_with_a_callback_referencing_the_server(callback):
+    # a reference cycle: server -> callback -> closure cell -> server
+    def start():
+        if callback == "auth":
+            srv = uhttpd.Server(port=0, host=HOST, acl=uhttpd.AUTH_CUSTOM,
+                                auth=lambda req: srv is not None)
+        else:
+            srv = uhttpd.Server(port=0, host=HOST)
+        srv.route("/g", uhttpd.GET, lambda req: req.write(str(srv.port())))
+        if callback == "file_acl":
+            srv.file_acl(lambda path: srv and uhttpd.ACL_RW)
+        port = srv.port()
+        assert get(port, "/g").body == str(port).encode()
+        return port
+
+    port = start()
     deadline = time.monotonic() + 3
     while not refuses_connections(port) and time.monotonic() < deadline:
         gc.collect()

@@ -46,9 +46,29 @@ impl Link {
     }
 }
 
+/// A Python callback the engine holds. Its one reference belongs to the
+/// server: `__traverse__` reports it and `__clear__` lets it go, so a server
+/// whose callback refers back to it is collected like any cycle.
+struct Callback(Mutex<Option<Py<PyAny>>>);
+
+impl Callback {
+    fn new(callback: &Bound<'_, PyAny>) -> Arc<Callback> {
+        Arc::new(Callback(Mutex::new(Some(callback.clone().unbind()))))
+    }
+
+    /// The callable for one call; `None` once the server was cleared.
+    fn get(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.slot().as_ref().map(|callback| callback.clone_ref(py))
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Py<PyAny>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A route's Python callback, called on a handler thread.
 struct PyHandler {
-    callback: Py<PyAny>,
+    callback: Arc<Callback>,
     link: Arc<Link>,
 }
 
@@ -61,7 +81,11 @@ impl uhttpd::Handler for PyHandler {
                     Ok(request) => request,
                     Err(err) => return log_exception(py, "creating the request object", &err),
                 };
-            let outcome = self.callback.call1(py, (request.clone_ref(py),));
+            // Cleared with its server: the request is answered 500 when dropped.
+            let Some(callback) = self.callback.get(py) else {
+                return;
+            };
+            let outcome = callback.call1(py, (request.clone_ref(py),));
             let exchange = request.get().take_exchange(py);
             if let Err(err) = outcome {
                 log_exception(py, request.get().describe(), &err);
@@ -76,7 +100,7 @@ impl uhttpd::Handler for PyHandler {
 
 /// An AUTH_CUSTOM callback: truthy allows, an int >= 400 is the answer, anything else 401.
 struct PyAuthenticator {
-    callback: Py<PyAny>,
+    callback: Arc<Callback>,
     link: Arc<Link>,
 }
 
@@ -84,7 +108,10 @@ impl uhttpd::Authenticator for PyAuthenticator {
     fn authenticate(&self, info: &Arc<RequestInfo>) -> AuthDecision {
         Python::attach(|py| {
             let request = Request::new(info.clone(), None, self.link.server(py));
-            match self.callback.call1(py, (request,)) {
+            let Some(callback) = self.callback.get(py) else {
+                return AuthDecision::Deny(503);
+            };
+            match callback.call1(py, (request,)) {
                 Ok(verdict) => auth_verdict(verdict.bind(py)),
                 Err(err) => {
                     log_exception(py, "the authentication callback", &err);
@@ -98,17 +125,20 @@ impl uhttpd::Authenticator for PyAuthenticator {
 /// The seed's `file_acl(cb)`: an ACL_* grant, an int >= 400 as the answer,
 /// anything else 403; an exception is a 500, never a grant.
 struct PyFileAcl {
-    callback: Py<PyAny>,
+    callback: Arc<Callback>,
 }
 
 impl uhttpd::FileAcl for PyFileAcl {
     fn check(&self, path: &str) -> AclDecision {
-        Python::attach(|py| match self.callback.call1(py, (path,)) {
-            Ok(verdict) => acl_verdict(verdict.bind(py)),
-            Err(err) => {
-                log_exception(py, format!("the file_acl callback for {path}"), &err);
-                AclDecision::Deny(500)
-            }
+        Python::attach(|py| match self.callback.get(py) {
+            None => AclDecision::Deny(503),
+            Some(callback) => match callback.call1(py, (path,)) {
+                Ok(verdict) => acl_verdict(verdict.bind(py)),
+                Err(err) => {
+                    log_exception(py, format!("the file_acl callback for {path}"), &err);
+                    AclDecision::Deny(500)
+                }
+            },
         })
     }
 }
@@ -178,8 +208,8 @@ pub struct Server {
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
     pending_routes: Mutex<Option<Vec<RouteSpec>>>,
-    /// Every Python object the engine holds, for the garbage collector.
-    callbacks: Mutex<Vec<Py<PyAny>>>,
+    /// Every Python callback the engine holds, for the garbage collector.
+    callbacks: Mutex<Vec<Arc<Callback>>>,
 }
 
 fn check_callable(callback: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
@@ -263,6 +293,7 @@ fn parse_auth(
     acl: i64,
     auth: Option<&Bound<'_, PyAny>>,
     link: &Arc<Link>,
+    held: &mut Vec<Arc<Callback>>,
 ) -> PyResult<Auth> {
     match (acl, auth) {
         (AUTH_OPEN, None) => Ok(Auth::Open),
@@ -283,8 +314,10 @@ fn parse_auth(
         }
         (AUTH_CUSTOM, Some(callback)) => {
             check_callable(callback, "auth (for AUTH_CUSTOM)")?;
+            let callback = Callback::new(callback);
+            held.push(callback.clone());
             Ok(Auth::Custom(Arc::new(PyAuthenticator {
-                callback: callback.clone().unbind(),
+                callback,
                 link: link.clone(),
             })))
         }
@@ -314,12 +347,12 @@ impl Server {
         Ok(&self.engine)
     }
 
-    fn remember(&self, py: Python<'_>, object: &Bound<'_, PyAny>) {
-        let _ = py;
+    /// Lists a callback the engine now holds, where the garbage collector sees it.
+    fn hold(&self, callback: Arc<Callback>) {
         self.callbacks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(object.clone().unbind());
+            .push(callback);
     }
 
     fn shut(&self, py: Python<'_>) {
@@ -401,7 +434,8 @@ impl Server {
             }
         }
         let link = Arc::new(Link::default());
-        let auth = parse_auth(py, acl, auth, &link)?;
+        let mut callbacks = Vec::new();
+        let auth = parse_auth(py, acl, auth, &link, &mut callbacks)?;
         let table = parse_routes(routes)?;
         logging::start(py);
         let has_ext = ext.is_some();
@@ -431,7 +465,7 @@ impl Server {
             hub: OnceLock::new(),
             link,
             pending_routes: Mutex::new(table.given),
-            callbacks: Mutex::new(Vec::new()),
+            callbacks: Mutex::new(callbacks),
         })
     }
 
@@ -455,7 +489,7 @@ impl Server {
             return Ok(());
         };
         for (url, bits, callback) in &given {
-            this.route(py, url, *bits, callback.bind(py))?;
+            this.route(url, *bits, callback.bind(py))?;
         }
         // The seed: with a table given, no further route() calls.
         this.engine()?.freeze_routes();
@@ -468,21 +502,16 @@ impl Server {
     }
 
     /// Calls `callback(request)` for requests to `url` with one of `methods`.
-    fn route(
-        &self,
-        py: Python<'_>,
-        url: &str,
-        methods: i64,
-        callback: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn route(&self, url: &str, methods: i64, callback: &Bound<'_, PyAny>) -> PyResult<()> {
         check_callable(callback, "callback")?;
         let methods = methods_from(methods)?;
+        let held = Callback::new(callback);
         let handler = PyHandler {
-            callback: callback.clone().unbind(),
+            callback: held.clone(),
             link: self.link.clone(),
         };
         self.engine()?.route(url, methods, Arc::new(handler)).py()?;
-        self.remember(py, callback);
+        self.hold(held);
         Ok(())
     }
 
@@ -578,13 +607,14 @@ impl Server {
     }
 
     /// Sets the callback asked before every file read, listing, write, mkdir and delete.
-    fn file_acl(&self, py: Python<'_>, cb: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn file_acl(&self, cb: &Bound<'_, PyAny>) -> PyResult<()> {
         check_callable(cb, "file_acl callback")?;
+        let held = Callback::new(cb);
         let acl = PyFileAcl {
-            callback: cb.clone().unbind(),
+            callback: held.clone(),
         };
         self.engine()?.set_file_acl(Some(Arc::new(acl)));
-        self.remember(py, cb);
+        self.hold(held);
         Ok(())
     }
 
@@ -707,7 +737,11 @@ impl Server {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Ok(callbacks) = self.callbacks.try_lock() {
             for callback in callbacks.iter() {
-                visit.call(callback)?;
+                if let Ok(slot) = callback.0.try_lock() {
+                    if let Some(callback) = slot.as_ref() {
+                        visit.call(callback)?;
+                    }
+                }
             }
         }
         if let Ok(pending) = self.pending_routes.try_lock() {
@@ -722,8 +756,13 @@ impl Server {
         Python::attach(|py| self.shut(py));
         // Taken out first and dropped after the locks are let go: dropping a
         // callback may run Python code that calls back into this server.
-        let callbacks =
-            std::mem::take(&mut *self.callbacks.lock().unwrap_or_else(|e| e.into_inner()));
+        let callbacks: Vec<_> = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|callback| callback.slot().take())
+            .collect();
         let pending = self
             .pending_routes
             .lock()
