@@ -692,39 +692,42 @@ class Terminal:
         return msg
 
     def expect(self, marker, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while True:
+        def found():
             i = self.text.find(marker, self.pos)
-            if i >= 0:
-                end = i + len(marker)
-                out = self.text[self.pos : end]
-                self.pos = end
-                return out
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(
-                    "%r not received within %ss; got %r" % (marker, timeout, self.text[self.pos :])
-                )
-            try:
-                self._recv(left)
-            except TimeoutError:
-                pass
+            if i < 0:
+                return None
+            end = i + len(marker)
+            out = self.text[self.pos : end]
+            self.pos = end
+            return out
+
+        return self._wait_for(found, repr(marker), timeout)
 
     def expect_re(self, pattern, timeout=TIMEOUT):
         """Like ``expect`` for a regular expression; returns the match."""
         import re
 
         rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def found():
             m = rx.search(self.text, self.pos)
             if m:
                 self.pos = m.end()
-                return m
+            return m
+
+        return self._wait_for(found, "/%s/" % pattern, timeout)
+
+    def _wait_for(self, found, what, timeout):
+        """Receives (bounded by ``timeout``) until ``found()`` returns what it looks for."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = found()
+            if result is not None:
+                return result
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(
-                    "/%s/ not received within %ss; got %r" % (pattern, timeout, self.text[self.pos :])
+                    "%s not received within %ss; got %r" % (what, timeout, self.text[self.pos :])
                 )
             try:
                 self._recv(left)
