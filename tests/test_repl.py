@@ -862,6 +862,21 @@ def test_hostile_names_are_refused(cli_repl, root, tmp_path):
     assert (outside / "secret.txt").read_bytes() == b"secret"
 
 
+def test_a_fifo_is_refused_and_the_session_goes_on(cli_repl, root):
+    # A blocking open would wait for a writer and hang the session.
+    os.mkfifo(root / "pipe")
+    ws = cli_login(cli_repl)
+    try:
+        t0 = time.monotonic()
+        ws.write(wa(2, "pipe"))
+        resp = ws.read(4)
+        assert resp[:2] == b"WB" and resp[2:] != b"\x00\x00"
+        assert time.monotonic() - t0 < 2
+        assert wc.get_ver(ws) == (0, 1, 0)
+    finally:
+        ws.s.close()
+
+
 def test_file_acl_applies(cli_repl, root, tmp_path):
     (root / "ro.txt").write_bytes(b"read only")
     (root / "wo.txt").write_bytes(b"write only")

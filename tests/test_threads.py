@@ -102,15 +102,18 @@ def test_handler_reading_a_slow_body_does_not_stall_others(server):
 
     srv.route("/up", uhttpd.POST, upload)
     srv.route("/fast", uhttpd.GET, lambda req: req.write("fast"))
+    # The handler starts once the first 64 KiB piece is there (a smaller
+    # body is read whole before it runs), then blocks reading the rest.
+    first = b"a" * 65536 + b"ab"
     with Conn(srv, timeout=10) as c:
-        c.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab")
+        c.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (len(first) + 8) + first)
         assert entered.wait(5), "upload handler never started"
         r = get(srv, "/fast", timeout=5)
         assert (r.status, r.body) == (200, b"fast")
         assert not read_done.is_set()
         c.send(b"cdefghij")
         r = c.read_response()
-        assert (r.status, r.body) == (200, b"abcdefghij")
+        assert (r.status, r.body) == (200, first + b"cdefghij")
 
 
 def test_main_thread_keeps_running_and_requests_are_served(server):

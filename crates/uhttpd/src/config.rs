@@ -39,6 +39,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub io_timeout: Duration,
+    /// Time to send one piece of a body a callback reads (408 past it).
+    pub body_timeout: Duration,
     pub max_connections: usize,
     pub max_drain_bytes: u64,
     /// Largest accepted upload; `None` for no limit (413 past it).
@@ -58,6 +60,7 @@ impl Default for Limits {
             header_timeout: limits::HEADER_READ_TIMEOUT,
             idle_timeout: limits::IDLE_KEEPALIVE_TIMEOUT,
             io_timeout: limits::IO_STALL_TIMEOUT,
+            body_timeout: limits::BODY_PIECE_TIMEOUT,
             max_connections: limits::MAX_CONNECTIONS,
             max_drain_bytes: limits::MAX_DRAIN_BYTES,
             max_upload_bytes: None,

@@ -3,18 +3,14 @@
 //! callback), so the connection runs it on the blocking pool.
 
 use std::fs::{File, Metadata};
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::json;
 
 use crate::acl::Access;
-use crate::fs::{DeviceFs, PathError, VirtualPath};
+use crate::fs::{is_reserved_name, DeviceFs, EntryKind, PathError, VirtualPath};
 use crate::proto::RequestHead;
-
-/// Suffix of an upload's temporary file; never listed or served.
-pub const TEMP_SUFFIX: &str = ".uhttpd-tmp";
 
 /// A `serve(prefix, base, dirs, ext)` registration.
 #[derive(Clone, Debug)]
@@ -87,7 +83,8 @@ struct Found {
 }
 
 enum Located {
-    Dir(VirtualPath, PathBuf),
+    /// A directory, opened for reading its entries.
+    Dir(VirtualPath, File),
     File(Box<Found>),
 }
 
@@ -121,7 +118,7 @@ impl FileServer {
             .find_map(|candidate| locate(fs, candidate, gzip));
         match located {
             None => Outcome::Refused(404),
-            Some(Located::Dir(vpath, host)) => {
+            Some(Located::Dir(vpath, dir)) => {
                 if !requested.is_dir() {
                     return Outcome::Redirect(redirect_target(head));
                 }
@@ -131,7 +128,7 @@ impl FileServer {
                 if let Err(code) = acl(&vpath, Access::Read) {
                     return Outcome::Refused(code);
                 }
-                self.listing(fs, &requested, &vpath, &host)
+                self.listing(fs, &requested, &vpath, &dir)
             }
             Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
             Some(Located::File(found)) => {
@@ -150,31 +147,29 @@ impl FileServer {
         fs: &DeviceFs,
         requested: &VirtualPath,
         dir_vpath: &VirtualPath,
-        host: &std::path::Path,
+        dir: &File,
     ) -> Outcome {
-        let Ok(entries) = std::fs::read_dir(host) else {
+        let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
             return Outcome::Refused(404);
         };
         let mut dirs = Vec::new();
         let mut files = Vec::new();
         for entry in entries.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
+            let Ok(name) = entry.file_name().to_str() else {
                 continue;
             };
-            if name.ends_with(TEMP_SUFFIX) {
+            if name == "." || name == ".." || is_reserved_name(name) {
                 continue;
             }
-            // Symlinks that leave root are not shown (and would not be served).
+            // Links that leave root, FIFOs, sockets and devices are not shown
+            // (and would not be served).
             let Ok(child) = VirtualPath::from_device(&format!("{dir_vpath}{name}")) else {
                 continue;
             };
-            let Ok(child_host) = fs.resolve(&child) else {
-                continue;
-            };
-            match std::fs::metadata(&child_host) {
-                Ok(meta) if meta.is_dir() => dirs.push(name),
-                Ok(meta) => files.push((name, meta.len())),
-                Err(_) => continue,
+            match fs.kind(&child) {
+                Ok(EntryKind::Dir) => dirs.push(name.to_string()),
+                Ok(EntryKind::File { size }) => files.push((name.to_string(), size)),
+                Ok(EntryKind::Special) | Err(_) => continue,
             }
         }
         dirs.sort();
@@ -206,11 +201,10 @@ fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> 
         let meta = file.metadata().ok()?;
         Some((file, meta))
     };
-    let plain = opened(&candidate);
-    if plain.as_ref().is_some_and(|(_, meta)| meta.is_dir()) {
-        let host = fs.resolve(&candidate).ok()?;
-        return Some(Located::Dir(candidate.as_dir(), host));
-    }
+    let plain = match opened(&candidate) {
+        Some((dir, meta)) if meta.is_dir() => return Some(Located::Dir(candidate.as_dir(), dir)),
+        other => other,
+    };
     let gz = candidate
         .file_name()
         .filter(|_| gzip)

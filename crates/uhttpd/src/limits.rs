@@ -32,6 +32,20 @@ pub const IO_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// connection gets a 503 and is closed instead of being queued.
 pub const MAX_CONNECTIONS: usize = 16 * 1024;
 
+/// Time a client has to send one piece of a body a callback reads
+/// ([`BODY_PIECE_BYTES`], or the rest of the body when less). A callback
+/// waiting for a piece holds a handler thread, so a client that trickles a
+/// body must not keep it: while a callback reads, a client sends at least
+/// 64 KiB per 10 s (6.5 kB/s), or gets 408 and is closed. The first piece of
+/// a body sent without `Expect: 100-continue` is read before the callback is
+/// queued, so a small body trickled in holds only its own connection.
+pub const BODY_PIECE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Threads that run file ACL and custom authentication decisions for the
+/// file server, the uploader, events and the WebSocket handshake: apart from
+/// the handler threads, so those decisions never wait behind callbacks.
+pub const DECISION_WORKERS: usize = 2;
+
 /// Python/Rust handler threads. Handlers may block (slow uploads), so more than
 /// one; the GIL makes many pointless.
 pub const HANDLER_WORKERS: usize = 8;

@@ -483,26 +483,22 @@ impl Transfer {
         }
     }
 
-    fn target(
-        request: &WaRequest,
-        repl: &WebRepl,
-        access: Access,
-    ) -> Result<std::path::PathBuf, u16> {
+    fn target(request: &WaRequest, repl: &WebRepl, access: Access) -> Result<VirtualPath, u16> {
         let vpath = VirtualPath::from_device(&request.name).map_err(|_| 400u16)?;
         repl.check(&vpath, access)?;
-        repl.fs.resolve(&vpath).map_err(|_| 404u16)
+        Ok(vpath)
     }
 
     fn open_put(&mut self, request: &WaRequest, repl: &WebRepl) -> Result<(), u16> {
-        let host = Self::target(request, repl, Access::Write)?;
-        let upload = PendingUpload::begin(&host)?;
+        let vpath = Self::target(request, repl, Access::Write)?;
+        let upload = PendingUpload::begin(&repl.fs, &vpath)?;
         self.state = TransferState::Receiving(upload, u64::from(request.size));
         Ok(())
     }
 
     fn open_get(&mut self, request: &WaRequest, repl: &WebRepl) -> Result<(), u16> {
-        let host = Self::target(request, repl, Access::Read)?;
-        let file = File::open(&host).map_err(|_| 404u16)?;
+        let vpath = Self::target(request, repl, Access::Read)?;
+        let file = repl.fs.open_read(&vpath).map_err(|_| 404u16)?;
         if !file.metadata().map_err(|_| 404u16)?.is_file() {
             return Err(404);
         }

@@ -105,6 +105,8 @@ struct Shared {
     router: RwLock<Router<Endpoint>>,
     routes_frozen: AtomicBool,
     pool: ThreadPool,
+    /// Where file ACL and custom authentication decisions run (not behind callbacks).
+    decisions: ThreadPool,
     fs: DeviceFs,
     file_acl: AclSlot,
     shutdown: watch::Sender<bool>,
@@ -136,7 +138,13 @@ impl Server {
         let fs = DeviceFs::new(&config.root, config.ext.as_deref())?;
         let listener = bind(&config.host, config.port)?;
         let local_addr = listener.local_addr()?;
-        let pool = ThreadPool::new("uhttpd-worker", config.workers, config.queue, hooks)?;
+        let pool = ThreadPool::new("uhttpd-worker", config.workers, config.queue, hooks.clone())?;
+        let decisions = ThreadPool::new(
+            "uhttpd-decide",
+            limits::DECISION_WORKERS,
+            config.queue,
+            hooks,
+        )?;
         let shared = Arc::new(Shared {
             cors: config.cors,
             auth: config.auth,
@@ -144,6 +152,7 @@ impl Server {
             router: RwLock::new(router),
             routes_frozen: AtomicBool::new(false),
             pool,
+            decisions,
             fs,
             file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,
@@ -287,7 +296,9 @@ impl Server {
                 break;
             }
         }
-        if !self.shared.pool.shutdown(limits::SHUTDOWN_GRACE) {
+        if !self.shared.pool.shutdown(limits::SHUTDOWN_GRACE)
+            | !self.shared.decisions.shutdown(limits::SHUTDOWN_GRACE)
+        {
             log::warn!(target: "uhttpd", "closed with request handlers still running");
         }
         // Bounded like the rest: a thread stuck in a blocking call is left
@@ -516,6 +527,8 @@ struct Exchange {
     /// The body turned out malformed while a handler read it: the status its
     /// failure should become (400 or 431), not the handler's 500.
     body_error: Option<u16>,
+    /// The client was too slow sending the body: draining it would wait as long.
+    body_timed_out: bool,
     status: u16,
     bytes_out: u64,
 }
@@ -532,6 +545,7 @@ impl Exchange {
             continue_sent: false,
             decoder: BodyDecoder::new(head.body),
             body_error: None,
+            body_timed_out: false,
             status: 0,
             bytes_out: 0,
         }
@@ -864,7 +878,7 @@ impl Connection {
             return Ok(());
         };
         let (authenticator, info) = (authenticator.clone(), info.clone());
-        match on_pool(&self.shared, move || authenticator.authenticate(&info)).await {
+        match decide(&self.shared, move || authenticator.authenticate(&info)).await {
             Some(AuthDecision::Allow) => Ok(()),
             Some(AuthDecision::Deny(code)) => Err(code),
             None => Err(503),
@@ -884,7 +898,7 @@ impl Connection {
             .unwrap_or_else(|e| e.into_inner())
             .is_some();
         let outcome = if has_acl {
-            // The ACL callback runs on the handler pool; wait for it off the I/O thread.
+            // The ACL callback runs on the decision pool; wait for it off the I/O thread.
             tokio::task::spawn_blocking(move || {
                 files.decide(&shared.fs, &info.head, &|vpath, access| {
                     file_acl(&shared, vpath, access)
@@ -1025,8 +1039,8 @@ impl Connection {
                 .is_some_and(|v| v == crate::query::QueryValue::Bytes(b"1".to_vec()));
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
-                let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
-                upload::delete(&host, target.is_dir(), force)
+                let inside = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
+                upload::delete(&shared.fs, &target, force, &inside)
             })
             .await;
             return self.reply_and_finish(x, status_reply(code)).await;
@@ -1034,8 +1048,7 @@ impl Connection {
         if target.is_dir() {
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
-                let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
-                upload::make_dir(&host)
+                upload::make_dir(&shared.fs, &target)
             })
             .await;
             return self.reply_and_finish(x, status_reply(code)).await;
@@ -1049,8 +1062,7 @@ impl Connection {
         }
         let pending = blocking(move || {
             file_acl(&shared, &target, Access::Write)?;
-            let host = shared.fs.resolve(&target).map_err(|_| 404u16)?;
-            PendingUpload::begin(&host)
+            PendingUpload::begin(&shared.fs, &target)
         })
         .await;
         let code = match pending {
@@ -1164,7 +1176,7 @@ impl Connection {
 
     /// After the reply: skip what is left of the body if that is cheap, else close.
     async fn finish(&mut self, x: &mut Exchange) -> Next {
-        if !x.decoder.is_done() && !self.drain_body(x).await {
+        if !x.decoder.is_done() && (x.body_timed_out || !self.drain_body(x).await) {
             x.keep_alive = false;
         }
         if x.keep_alive && !*self.shared.shutdown.borrow() {
@@ -1305,7 +1317,44 @@ impl Connection {
         info: Arc<RequestInfo>,
         handler: Arc<dyn Handler>,
     ) -> Next {
+        let has_body = !x.decoder.is_done();
         let (request, ends) = exchange::channel(info);
+        let mut body_tx = Some(ends.body_tx);
+        let mut gathered = BytesMut::new();
+        // The first piece of a body sent without waiting for `100 Continue` is
+        // read before the callback is queued: a client trickling a small body
+        // then holds its connection, never a handler thread.
+        if has_body && !x.expect_continue {
+            let deadline = Instant::now() + self.shared.limits.body_timeout;
+            let first = loop {
+                if let Some(msg) = self.collect_piece(x, &mut gathered) {
+                    break msg;
+                }
+                let stall = Instant::now() + self.shared.limits.io_timeout;
+                let until = deadline.min(stall);
+                match timeout_at(until, read_more(&mut self.stream, &mut self.buf)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(_) => return Next::Close,
+                    Err(_) => {
+                        x.keep_alive = false;
+                        x.body_timed_out = true;
+                        break BodyMsg::Failed(BodyFailure::TimedOut);
+                    }
+                }
+            };
+            let whole = matches!(first, BodyMsg::Data(_)) && x.decoder.is_done();
+            let ended = !matches!(first, BodyMsg::Data(_)) || whole;
+            if let Some(tx) = &body_tx {
+                // The channel is new and holds more than two messages.
+                let _ = tx.try_send(first);
+                if whole {
+                    let _ = tx.try_send(BodyMsg::End);
+                }
+            }
+            if ended {
+                body_tx = None;
+            }
+        }
         let authenticator = match &self.shared.auth {
             Auth::Custom(authenticator) => Some(authenticator.clone()),
             _ => None,
@@ -1324,14 +1373,24 @@ impl Connection {
             let _ = reply.add_header("Retry-After", "1");
             return self.reply_and_finish(x, (reply, body)).await;
         }
-        let mut body_tx = Some(ends.body_tx);
         let body_wanted = ends.body_wanted;
         let mut reply_rx = ends.reply_rx;
         let mut wanted = false;
         let mut piece: Option<BodyMsg> = None;
+        // When the piece being gathered must be complete (see BODY_PIECE_TIMEOUT).
+        let mut piece_deadline: Option<Instant> = None;
         let mut streaming: Option<Framing> = None;
         loop {
             let need_read = wanted && piece.is_none() && body_tx.is_some();
+            let deadline = match (need_read, piece_deadline) {
+                (false, _) => None,
+                (true, Some(at)) => Some(at),
+                (true, None) => Some(Instant::now() + self.shared.limits.body_timeout),
+            };
+            piece_deadline = deadline;
+            // Each read is also bounded by the stall timeout (no byte at all).
+            let stall = Instant::now() + self.shared.limits.io_timeout;
+            let read_until = deadline.map_or(stall, |at| at.min(stall));
             tokio::select! {
                 event = reply_rx.recv() => {
                     let event = match event {
@@ -1356,17 +1415,20 @@ impl Connection {
                     if self.send_continue(x).await.is_err() {
                         return Next::Close;
                     }
-                    piece = self.decode_piece(x);
+                    if body_tx.is_some() {
+                        piece = self.collect_piece(x, &mut gathered);
+                    }
                 }
                 permit = reserve(&body_tx), if piece.is_some() => match permit {
                     Some(permit) => {
                         let msg = piece.take().unwrap_or(BodyMsg::End);
                         let last = !matches!(msg, BodyMsg::Data(_));
                         permit.send(msg);
+                        piece_deadline = None;
                         if last {
                             body_tx = None;
                         } else {
-                            piece = self.decode_piece(x);
+                            piece = self.collect_piece(x, &mut gathered);
                         }
                     }
                     None => {
@@ -1375,11 +1437,14 @@ impl Connection {
                         piece = None;
                     }
                 },
-                read = timeout(self.shared.limits.io_timeout, read_more(&mut self.stream, &mut self.buf)), if need_read => {
+                read = timeout_at(read_until, read_more(&mut self.stream, &mut self.buf)), if need_read => {
                     piece = match read {
-                        Ok(Ok(n)) if n > 0 => self.decode_piece(x),
+                        Ok(Ok(n)) if n > 0 => self.collect_piece(x, &mut gathered),
                         Ok(_) => Some(BodyMsg::Failed(BodyFailure::ClientGone)),
-                        Err(_) => Some(BodyMsg::Failed(BodyFailure::TimedOut)),
+                        Err(_) => {
+                            x.body_timed_out = true;
+                            Some(BodyMsg::Failed(BodyFailure::TimedOut))
+                        }
                     };
                     if matches!(piece, Some(BodyMsg::Failed(_))) {
                         x.keep_alive = false;
@@ -1389,15 +1454,32 @@ impl Connection {
         }
     }
 
-    fn decode_piece(&mut self, x: &mut Exchange) -> Option<BodyMsg> {
-        match x.decoder.decode(&mut self.buf, limits::BODY_PIECE_BYTES) {
-            Ok(Decoded::Data(piece)) => Some(BodyMsg::Data(piece)),
-            Ok(Decoded::Done) => Some(BodyMsg::End),
-            Ok(Decoded::NeedMore) => None,
-            Err(e) => {
-                x.keep_alive = false;
-                x.body_error = Some(e.status);
-                Some(BodyMsg::Failed(BodyFailure::Malformed(e)))
+    /// Decodes buffered body bytes into `gathered` until it holds a whole
+    /// piece (`BODY_PIECE_BYTES`, or the rest of the body): `None` while more
+    /// must be read. A callback is handed whole pieces only, so each wait of
+    /// its reads is bounded by the body timeout, however the client trickles.
+    fn collect_piece(&mut self, x: &mut Exchange, gathered: &mut BytesMut) -> Option<BodyMsg> {
+        loop {
+            let room = limits::BODY_PIECE_BYTES - gathered.len();
+            match x.decoder.decode(&mut self.buf, room) {
+                Ok(Decoded::Data(data)) if gathered.is_empty() && data.len() == room => {
+                    return Some(BodyMsg::Data(data));
+                }
+                Ok(Decoded::Data(data)) => {
+                    gathered.extend_from_slice(&data);
+                    if gathered.len() == limits::BODY_PIECE_BYTES {
+                        return Some(BodyMsg::Data(gathered.split().freeze()));
+                    }
+                }
+                Ok(Decoded::Done) if gathered.is_empty() => return Some(BodyMsg::End),
+                // The last piece; the end follows on the next call.
+                Ok(Decoded::Done) => return Some(BodyMsg::Data(gathered.split().freeze())),
+                Ok(Decoded::NeedMore) => return None,
+                Err(e) => {
+                    x.keep_alive = false;
+                    x.body_error = Some(e.status);
+                    return Some(BodyMsg::Failed(BodyFailure::Malformed(e)));
+                }
             }
         }
     }
@@ -1469,15 +1551,15 @@ impl Connection {
     }
 }
 
-/// Runs `f` on the handler pool (where Python may run) and waits for it;
-/// `None` when the pool is saturated or closing.
-async fn on_pool<T: Send + 'static>(
+/// Runs a decision `f` (custom authentication) on the decision pool (where
+/// Python may run) and waits for it; `None` when the pool is saturated or closing.
+async fn decide<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     shared
-        .pool
+        .decisions
         .execute(Box::new(move || {
             let _ = tx.send(f());
         }))
@@ -1485,18 +1567,22 @@ async fn on_pool<T: Send + 'static>(
     rx.await.ok()
 }
 
-/// Asks the file ACL, from a blocking thread, on the handler pool.
+/// Asks the file ACL, from a blocking thread, on the decision pool.
 fn file_acl(shared: &Shared, vpath: &VirtualPath, access: Access) -> Result<(), u16> {
+    acl_check(shared, vpath.to_string(), access)
+}
+
+/// [`file_acl`] for a device path already written out (directories end with `/`).
+fn acl_check(shared: &Shared, path: String, access: Access) -> Result<(), u16> {
     let acl = shared
         .file_acl
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let Some(acl) = acl else { return Ok(()) };
-    let path = vpath.to_string();
     let (tx, rx) = std_mpsc::sync_channel(1);
     shared
-        .pool
+        .decisions
         .execute(Box::new(move || {
             let _ = tx.send(acl.check(&path));
         }))

@@ -1,15 +1,19 @@
 //! The file receiver (`receive`): where an upload goes, and the blocking disk
 //! work. An upload is written to a temporary file in the target directory,
 //! synced and renamed over the target, so a cut-off, refused or failed upload
-//! leaves the old file as it was and nothing else behind.
+//! leaves the old file as it was and nothing else behind. Every write acts on
+//! one name inside a directory descriptor opened beneath root (see
+//! [`crate::fs::DeviceFs::open`]): a local user swapping a directory for a
+//! symlink cannot make it land outside.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::OwnedFd;
 
-use crate::files::TEMP_SUFFIX;
-use crate::fs::{DeviceFs, PathError, VirtualPath};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::fs::{is_reserved_name, DeviceFs, PathError, VirtualPath, TEMP_SUFFIX};
 use crate::proto::RequestHead;
 
 /// A `receive(dynamic, prefix, extonly, delete)` registration.
@@ -132,66 +136,249 @@ pub fn io_status(error: &io::Error) -> u16 {
     }
 }
 
-/// `mkdir -p` for a path ending in `/`: 201 when made, 200 when it was there.
-pub fn make_dir(host: &Path) -> Result<u16, u16> {
-    if host.is_dir() {
-        return Ok(200);
-    }
-    fs::create_dir_all(host).map_err(|e| io_status(&e))?;
-    Ok(201)
+/// The status for a failed system call on the disk.
+fn errno_status(error: Errno) -> u16 {
+    io_status(&error.into())
 }
 
-/// DELETE: a file, an empty directory, or with `force` a whole tree.
-pub fn delete(host: &Path, as_dir: bool, force: bool) -> Result<u16, u16> {
-    let meta = fs::symlink_metadata(host).map_err(|e| io_status(&e))?;
-    let result = match (meta.is_dir(), as_dir) {
-        (true, _) if force => fs::remove_dir_all(host),
-        (true, _) => fs::remove_dir(host),
-        // `name/` must name a directory; `name` may not.
-        (false, true) => return Err(404),
-        (false, false) => fs::remove_file(host),
+/// The directory `dir` (made with its missing parents, `mkdir -p`), opened
+/// for `*at` calls, and whether anything was made. The deepest existing
+/// directory on the way is opened beneath root; each missing one is made in
+/// the one before and opened without following a link (`O_NOFOLLOW`), so a
+/// link swapped in meanwhile fails instead of being followed.
+fn make_dirs(fs: &DeviceFs, dir: &VirtualPath) -> Result<(OwnedFd, bool), u16> {
+    let names = dir.components();
+    let mut existing = names.len();
+    let mut fd = loop {
+        match fs.open_dir(&dir.prefix(existing)) {
+            Ok(fd) => break fd,
+            Err(_) if existing > 0 => existing -= 1,
+            Err(_) => return Err(404),
+        }
     };
-    result.map(|()| 204).map_err(|e| io_status(&e))
+    for name in &names[existing..] {
+        match rustix::fs::mkdirat(&fd, name.as_str(), Mode::from_raw_mode(0o777)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(errno_status(e)),
+        }
+        fd = rustix::fs::openat(
+            &fd,
+            name.as_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            match rustix::fs::statat(&fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                // A link (one leading out of root, or swapped in meanwhile) is not followed.
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => 404,
+                // A name taken by a file.
+                _ if e == Errno::NOTDIR => 409,
+                _ => errno_status(e),
+            }
+        })?;
+    }
+    Ok((fd, existing < names.len()))
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Refuses writes to reserved names (temporary uploads): 403.
+fn writable(vpath: &VirtualPath) -> Result<(), u16> {
+    if vpath.components().iter().any(|c| is_reserved_name(c)) {
+        return Err(403);
+    }
+    Ok(())
+}
+
+/// `mkdir -p` for a path ending in `/`: 201 when made, 200 when it was there.
+pub fn make_dir(fs: &DeviceFs, vpath: &VirtualPath) -> Result<u16, u16> {
+    writable(vpath)?;
+    let (_, made) = make_dirs(fs, vpath)?;
+    Ok(if made { 201 } else { 200 })
+}
+
+/// The directory holding `vpath` (opened beneath root) and its last name.
+fn parent_and_name(fs: &DeviceFs, vpath: &VirtualPath) -> Result<(OwnedFd, String), u16> {
+    let (Some(parent), Some(name)) = (vpath.parent(), vpath.file_name()) else {
+        return Err(403);
+    };
+    let dir = fs.open_dir(&parent).map_err(|_| 404u16)?;
+    Ok((dir, name.to_string()))
+}
+
+/// DELETE: a file, a symlink (the link itself, never its target), an empty
+/// directory, or with `force` a whole tree. `acl` is asked (with the device
+/// path, directories ending in `/`) about every entry a forced delete would
+/// remove, before anything is removed; links inside are removed, never followed.
+pub fn delete(
+    fs: &DeviceFs,
+    vpath: &VirtualPath,
+    force: bool,
+    acl: &dyn Fn(&str) -> Result<(), u16>,
+) -> Result<u16, u16> {
+    writable(vpath)?;
+    let (dir, name) = parent_and_name(fs, vpath)?;
+    let stat =
+        rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(errno_status)?;
+    let is_dir = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
+    if !is_dir {
+        // `name/` must name a directory; a link to one is not.
+        if vpath.is_dir() {
+            return Err(404);
+        }
+        rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty()).map_err(errno_status)?;
+        return Ok(204);
+    }
+    if force {
+        let tree = Doomed::collect(&dir, &name, &vpath.as_dir().to_string(), &stat)?;
+        tree.ask(acl)?;
+        tree.remove(&dir)?;
+    } else {
+        rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::REMOVEDIR).map_err(errno_status)?;
+    }
+    Ok(204)
+}
+
+/// A directory tree a forced delete removes, as it was when collected.
+struct Doomed {
+    name: String,
+    /// Device path for the ACL (directories end with `/`).
+    path: String,
+    /// The directory's identity: a directory swapped in after collection is not removed.
+    id: (u64, u64),
+    /// Entries that are not directories (files, links, others).
+    leaves: Vec<(String, String)>,
+    dirs: Vec<Doomed>,
+}
+
+impl Doomed {
+    fn open(parent: &OwnedFd, name: &str) -> Result<OwnedFd, u16> {
+        rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            if e == Errno::LOOP {
+                409
+            } else {
+                errno_status(e)
+            }
+        })
+    }
+
+    fn collect(parent: &OwnedFd, name: &str, path: &str, stat: &Stat) -> Result<Doomed, u16> {
+        let fd = Doomed::open(parent, name)?;
+        let mut doomed = Doomed {
+            name: name.to_string(),
+            path: path.to_string(),
+            id: (stat.st_dev as u64, stat.st_ino as u64),
+            leaves: Vec::new(),
+            dirs: Vec::new(),
+        };
+        let entries = rustix::fs::Dir::read_from(&fd).map_err(errno_status)?;
+        for entry in entries {
+            let entry = entry.map_err(errno_status)?;
+            let child = entry.file_name().to_string_lossy().into_owned();
+            if child == "." || child == ".." {
+                continue;
+            }
+            let raw = entry.file_name();
+            let child_stat =
+                rustix::fs::statat(&fd, raw, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_status)?;
+            if FileType::from_raw_mode(child_stat.st_mode) == FileType::Directory {
+                let child_path = format!("{path}{child}/");
+                let sub = Doomed::collect(&fd, &child, &child_path, &child_stat)?;
+                doomed.dirs.push(sub);
+            } else {
+                doomed
+                    .leaves
+                    .push((child.clone(), format!("{path}{child}")));
+            }
+        }
+        Ok(doomed)
+    }
+
+    fn ask(&self, acl: &dyn Fn(&str) -> Result<(), u16>) -> Result<(), u16> {
+        acl(&self.path)?;
+        for (_, path) in &self.leaves {
+            acl(path)?;
+        }
+        self.dirs.iter().try_for_each(|d| d.ask(acl))
+    }
+
+    /// Removes what was collected, bottom up, by name inside each directory
+    /// descriptor; anything that appeared since makes the last rmdir fail (409).
+    fn remove(&self, parent: &OwnedFd) -> Result<(), u16> {
+        let fd = Doomed::open(parent, &self.name)?;
+        let stat = rustix::fs::fstat(&fd).map_err(errno_status)?;
+        if (stat.st_dev as u64, stat.st_ino as u64) != self.id {
+            return Err(409);
+        }
+        for (name, _) in &self.leaves {
+            match rustix::fs::unlinkat(&fd, name.as_str(), AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(errno_status(e)),
+            }
+        }
+        for dir in &self.dirs {
+            dir.remove(&fd)?;
+        }
+        rustix::fs::unlinkat(parent, self.name.as_str(), AtFlags::REMOVEDIR).map_err(errno_status)
+    }
+}
+
+/// An unguessable temporary name: 128 random bits, the same length whatever
+/// the target's name (so a target of 255 bytes still gets one).
+fn temp_name() -> Result<String, u16> {
+    let mut bits = [0u8; 16];
+    rustix::rand::getrandom(&mut bits, rustix::rand::GetRandomFlags::empty())
+        .map_err(|_| 500u16)?;
+    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(".{hex}{TEMP_SUFFIX}"))
+}
 
 /// An upload being written. Dropped before `commit`, it removes its temporary file.
 #[derive(Debug)]
 pub struct PendingUpload {
     file: Option<File>,
-    temp: PathBuf,
-    target: PathBuf,
+    /// The target's directory, opened beneath root when the upload began:
+    /// the temporary file and the rename stay in it whatever happens to paths.
+    dir: OwnedFd,
+    temp: String,
+    name: String,
     replaces: bool,
 }
 
 impl PendingUpload {
-    /// Creates the parents and the temporary file next to `target`.
-    pub fn begin(target: &Path) -> Result<PendingUpload, u16> {
-        let replaces = match fs::metadata(target) {
-            Ok(meta) if meta.is_dir() => return Err(409),
+    /// Makes the parents and the temporary file next to the target.
+    pub fn begin(fs: &DeviceFs, vpath: &VirtualPath) -> Result<PendingUpload, u16> {
+        writable(vpath)?;
+        let (Some(parent), Some(name)) = (vpath.parent(), vpath.file_name()) else {
+            return Err(403);
+        };
+        let (dir, _) = make_dirs(fs, &parent)?;
+        // The name itself is never followed: the upload replaces whatever it is.
+        let replaces = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
+                return Err(409)
+            }
             Ok(_) => true,
-            Err(_) => false,
+            Err(Errno::NOENT) => false,
+            Err(e) => return Err(errno_status(e)),
         };
-        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-            return Err(400);
-        };
-        fs::create_dir_all(parent).map_err(|e| io_status(&e))?;
-        let temp = parent.join(format!(
-            ".{}.{}-{}{TEMP_SUFFIX}",
-            name.to_string_lossy(),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| io_status(&e))?;
+        let temp = temp_name()?;
+        let fd = rustix::fs::openat(
+            &dir,
+            temp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )
+        .map_err(errno_status)?;
         Ok(PendingUpload {
-            file: Some(file),
+            file: Some(File::from(fd)),
+            dir,
             temp,
-            target: target.to_path_buf(),
+            name: name.to_string(),
             replaces,
         })
     }
@@ -206,22 +393,19 @@ impl PendingUpload {
         let file = self.file.take().ok_or(500u16)?;
         file.sync_all().map_err(|e| io_status(&e))?;
         drop(file);
-        fs::rename(&self.temp, &self.target).map_err(|e| io_status(&e))?;
+        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.name.as_str())
+            .map_err(errno_status)?;
         // Make the rename itself durable (best effort: not every filesystem can).
-        if let Some(parent) = self.target.parent() {
-            if let Ok(dir) = File::open(parent) {
-                let _ = dir.sync_all();
-            }
-        }
-        self.temp = PathBuf::new();
+        let _ = rustix::fs::fsync(&self.dir);
+        self.temp.clear();
         Ok(if self.replaces { 204 } else { 201 })
     }
 }
 
 impl Drop for PendingUpload {
     fn drop(&mut self) {
-        if !self.temp.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.temp);
+        if !self.temp.is_empty() {
+            let _ = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty());
         }
     }
 }
@@ -229,6 +413,7 @@ impl Drop for PendingUpload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn disposition_names_in_every_accepted_spelling() {
@@ -275,35 +460,150 @@ mod tests {
         assert_eq!(io_status(&io::Error::from_raw_os_error(libc::EIO)), 500);
     }
 
+    /// A device root in a fresh directory, with `outside/` beside it.
+    fn scratch(tag: &str) -> (PathBuf, DeviceFs) {
+        let base = std::env::temp_dir().join(format!("uhttpd-upload-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("root")).unwrap();
+        std::fs::create_dir_all(base.join("outside")).unwrap();
+        std::fs::write(base.join("outside/keep.txt"), "keep").unwrap();
+        let fs = DeviceFs::new(&base.join("root"), None).unwrap();
+        (base, fs)
+    }
+
+    fn v(path: &str) -> VirtualPath {
+        VirtualPath::from_device(path).unwrap()
+    }
+
+    fn allow_all(_: &str) -> Result<(), u16> {
+        Ok(())
+    }
+
     #[test]
     fn an_upload_lands_whole_or_not_at_all() {
-        let dir = std::env::temp_dir().join(format!("uhttpd-upload-{}", std::process::id()));
-        let target = dir.join("sub/file.txt");
-        let mut upload = PendingUpload::begin(&target).unwrap();
+        let (base, fs) = scratch("whole");
+        let target = base.join("root/sub/file.txt");
+        let mut upload = PendingUpload::begin(&fs, &v("/sub/file.txt")).unwrap();
         upload.write(b"hello").unwrap();
         drop(upload);
         assert!(!target.exists());
         assert_eq!(
-            fs::read_dir(dir.join("sub")).unwrap().count(),
+            std::fs::read_dir(base.join("root/sub")).unwrap().count(),
             0,
             "temp file removed"
         );
-        let mut upload = PendingUpload::begin(&target).unwrap();
+        let mut upload = PendingUpload::begin(&fs, &v("/sub/file.txt")).unwrap();
         upload.write(b"one").unwrap();
         assert_eq!(upload.commit(), Ok(201));
-        let mut upload = PendingUpload::begin(&target).unwrap();
+        let mut upload = PendingUpload::begin(&fs, &v("/sub/file.txt")).unwrap();
         upload.write(b"two").unwrap();
         assert_eq!(
-            fs::read(&target).unwrap(),
+            std::fs::read(&target).unwrap(),
             b"one",
             "old file untouched until commit"
         );
         assert_eq!(upload.commit(), Ok(204));
-        assert_eq!(fs::read(&target).unwrap(), b"two");
-        assert_eq!(PendingUpload::begin(&dir.join("sub")).unwrap_err(), 409);
-        assert_eq!(delete(&dir.join("sub"), true, false), Err(409));
-        assert_eq!(delete(&dir.join("sub"), true, true), Ok(204));
-        assert_eq!(delete(&dir.join("sub"), true, true), Err(404));
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        assert_eq!(PendingUpload::begin(&fs, &v("/sub")).unwrap_err(), 409);
+        assert_eq!(delete(&fs, &v("/sub/"), false, &allow_all), Err(409));
+        assert_eq!(delete(&fs, &v("/sub/"), true, &allow_all), Ok(204));
+        assert_eq!(delete(&fs, &v("/sub/"), true, &allow_all), Err(404));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_unguessable_short_and_reserved() {
+        let (base, fs) = scratch("temp");
+        let long = "n".repeat(crate::fs::MAX_COMPONENT_LEN);
+        let mut upload = PendingUpload::begin(&fs, &v(&long)).unwrap();
+        let temp = upload.temp.clone();
+        assert!(temp.len() < 64 && is_reserved_name(&temp), "{temp}");
+        assert_ne!(temp, temp_name().unwrap());
+        upload.write(b"x").unwrap();
+        // No request reaches the temporary file while the upload runs.
+        assert_eq!(fs.open_read(&v(&temp)).unwrap_err(), PathError::NotFound);
+        assert_eq!(PendingUpload::begin(&fs, &v(&temp)).unwrap_err(), 403);
+        assert_eq!(delete(&fs, &v(&temp), false, &allow_all), Err(403));
+        assert_eq!(make_dir(&fs, &v(&format!("{temp}/"))), Err(403));
+        assert_eq!(upload.commit(), Ok(201));
+        assert_eq!(std::fs::read(base.join("root").join(&long)).unwrap(), b"x");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn deleting_a_link_removes_the_link_never_its_target() {
+        use std::os::unix::fs::symlink;
+        let (base, fs) = scratch("links");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("data/inner")).unwrap();
+        std::fs::write(root.join("data/inner/f.txt"), "f").unwrap();
+        symlink(".", root.join("here")).unwrap();
+        symlink("data", root.join("alias")).unwrap();
+        symlink(base.join("outside"), root.join("data/out")).unwrap();
+        // `name/` names a directory; the link is not one.
+        assert_eq!(delete(&fs, &v("/here/"), true, &allow_all), Err(404));
+        assert_eq!(delete(&fs, &v("/here"), true, &allow_all), Ok(204));
+        assert_eq!(delete(&fs, &v("/alias"), true, &allow_all), Ok(204));
+        assert!(
+            root.join("data/inner/f.txt").exists(),
+            "the link's target stays"
+        );
+        // A forced delete of a tree removes the links inside, never what they lead to.
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |p: &str| {
+            asked.lock().unwrap().push(p.to_string());
+            Ok(())
+        };
+        assert_eq!(delete(&fs, &v("/data"), true, &record), Ok(204));
+        assert!(!root.join("data").exists());
+        assert_eq!(
+            std::fs::read(base.join("outside/keep.txt")).unwrap(),
+            b"keep"
+        );
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(
+            asked,
+            ["/data/", "/data/inner/", "/data/inner/f.txt", "/data/out"]
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_forced_delete_refused_for_one_entry_removes_nothing() {
+        let (base, fs) = scratch("acl");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("tree/locked")).unwrap();
+        std::fs::write(root.join("tree/a.txt"), "a").unwrap();
+        std::fs::write(root.join("tree/locked/b.txt"), "b").unwrap();
+        let deny_locked = |p: &str| {
+            if p.starts_with("/tree/locked/") {
+                Err(403)
+            } else {
+                Ok(())
+            }
+        };
+        assert_eq!(delete(&fs, &v("/tree"), true, &deny_locked), Err(403));
+        assert!(root.join("tree/a.txt").exists() && root.join("tree/locked/b.txt").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn writes_never_leave_root_through_a_link() {
+        use std::os::unix::fs::symlink;
+        let (base, fs) = scratch("escape");
+        let root = base.join("root");
+        symlink(base.join("outside"), root.join("out")).unwrap();
+        assert_eq!(
+            PendingUpload::begin(&fs, &v("/out/x.txt")).unwrap_err(),
+            404
+        );
+        assert_eq!(make_dir(&fs, &v("/out/d/")), Err(404));
+        assert_eq!(
+            delete(&fs, &v("/out/keep.txt"), false, &allow_all),
+            Err(404)
+        );
+        assert_eq!(std::fs::read_dir(base.join("outside")).unwrap().count(), 1);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

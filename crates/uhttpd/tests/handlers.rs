@@ -656,7 +656,9 @@ fn close_interrupts_a_handler_blocked_reading_a_body() {
         )
         .unwrap();
     let mut c = Client::connect(&server);
-    c.send(b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\nonly ten..");
+    // With `Expect: 100-continue` the handler is queued before any body
+    // arrives (other bodies' first piece is read before it runs).
+    c.send(b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\nonly ten..");
     started_rx.recv_timeout(TIMEOUT).expect("handler started");
     std::thread::sleep(Duration::from_millis(100));
     let t0 = Instant::now();
@@ -670,4 +672,66 @@ fn close_interrupts_a_handler_blocked_reading_a_body() {
     assert!(took < Duration::from_secs(3), "close() took {took:?}");
     let _ = c.read_to_close();
     assert!(TcpStream::connect_timeout(&addr(&server), Duration::from_secs(1)).is_err());
+}
+
+#[test]
+fn file_acl_decisions_do_not_wait_behind_callbacks() {
+    // The ACL runs on its own decision threads: with the only handler thread
+    // held by a callback, an ACL-checked file is still served at once.
+    let root = std::env::temp_dir().join(format!("uhttpd-acl-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("x.txt"), "file").unwrap();
+    let server = start(Config {
+        workers: 1,
+        root: root.clone(),
+        ..config()
+    });
+    let files = uhttpd::FileServer {
+        prefix: "/fs".into(),
+        base: None,
+        dirs: false,
+        try_ext: false,
+    };
+    server
+        .add_endpoint(
+            "serve",
+            "/fs/*",
+            Methods::GET,
+            1,
+            false,
+            uhttpd::Endpoint::Files(Arc::new(files)),
+        )
+        .unwrap();
+    server.set_file_acl(Some(Arc::new(|_: &str| {
+        uhttpd::AclDecision::Grant(uhttpd::acl::ACL_RW)
+    })));
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let (started_tx, started_rx) = mpsc::channel();
+    server
+        .route(
+            "/block",
+            Methods::GET,
+            Arc::new(move |mut req: uhttpd::Request| {
+                let _ = started_tx.send(());
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(10));
+                reply(&mut req, 200, "released");
+            }),
+        )
+        .unwrap();
+    let mut blocked = Client::connect(&server);
+    blocked.send(&get("/block"));
+    started_rx
+        .recv_timeout(TIMEOUT)
+        .expect("callback holds the handler thread");
+    let mut c = Client::connect(&server);
+    c.send(&get("/fs/x.txt"));
+    let r = c.response();
+    assert_eq!((r.status, r.body_str().as_str()), (200, "file"));
+    release_tx.send(()).unwrap();
+    assert_eq!(blocked.response().status, 200);
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -89,6 +89,7 @@ fn default_limits_are_the_named_constants_and_hold_at_their_edges() {
     assert_eq!(defaults.header_timeout, limits::HEADER_READ_TIMEOUT);
     assert_eq!(defaults.idle_timeout, limits::IDLE_KEEPALIVE_TIMEOUT);
     assert_eq!(defaults.io_timeout, limits::IO_STALL_TIMEOUT);
+    assert_eq!(defaults.body_timeout, limits::BODY_PIECE_TIMEOUT);
     assert_eq!(defaults.max_connections, limits::MAX_CONNECTIONS);
     assert_eq!(defaults.max_drain_bytes, limits::MAX_DRAIN_BYTES);
     assert_eq!(limits::MAX_HEAD_BYTES, 16 * 1024);
@@ -381,7 +382,8 @@ fn an_unread_body_within_max_drain_bytes_keeps_the_connection() {
 fn an_unread_body_past_max_drain_bytes_closes_the_connection() {
     let (server, next) = draining_server(1024);
     let mut c = Client::connect(&server);
-    let mut req = post("/ignore", &[b'x'; 8192]);
+    // Past the first piece, which is read before the handler runs.
+    let mut req = post("/ignore", &vec![b'x'; limits::BODY_PIECE_BYTES + 8192]);
     req.extend_from_slice(&get("/next"));
     c.send(&req);
     let first = c.response();
@@ -403,7 +405,10 @@ fn a_reply_that_leaves_an_undrainable_body_announces_the_close() {
     // written, so the server knows it will close (RFC 9110 10.1.1 SHOULD say so).
     let (server, _next) = draining_server(1024);
     let mut c = Client::connect(&server);
-    c.send(&post("/ignore", &[b'x'; 8192]));
+    c.send(&post(
+        "/ignore",
+        &vec![b'x'; limits::BODY_PIECE_BYTES + 8192],
+    ));
     let r = c.response();
     assert_eq!(r.status, 200);
     c.expect_closed();
@@ -590,4 +595,102 @@ fn a_slow_but_steady_reader_gets_the_whole_reply() {
         started.elapsed() > Duration::from_millis(250),
         "the transfer outlasted the stall timeout, so the test means something"
     );
+}
+
+/// A route at `/echo` that reads the whole body and answers with it, or 400
+/// with the read's error kind.
+fn echo_route(server: &Server) {
+    server
+        .route(
+            "/echo",
+            Methods::POST,
+            Arc::new(|mut req: Request| match req.read_to_end(None) {
+                Ok(body) => reply(&mut req, 200, body),
+                Err(e) => reply(&mut req, 400, format!("{:?}", e.kind())),
+            }),
+        )
+        .unwrap();
+}
+
+#[test]
+fn trickled_small_bodies_hold_no_handler_thread() {
+    // The first piece of a body is read before its callback is queued, so
+    // clients trickling small bodies leave the only handler thread free.
+    let server = start(Config {
+        workers: 1,
+        ..config()
+    });
+    echo_route(&server);
+    let calls = counted_route(&server, "/ping", Methods::GET, "pong");
+    let mut tricklers: Vec<Client> = (0..8)
+        .map(|_| {
+            let mut c = Client::connect(&server);
+            c.send(b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nab");
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let r = exchange(&server, &get("/ping"), false);
+    assert_eq!((r.status, r.body_str().as_str()), (200, "pong"));
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(count(&calls), 1);
+    // A trickled body that completes is answered whole.
+    tricklers[0].send(b"cdefghij");
+    let r = tricklers[0].response();
+    assert_eq!((r.status, r.body_str().as_str()), (200, "abcdefghij"));
+}
+
+#[test]
+fn a_callback_waits_at_most_body_timeout_for_a_piece() {
+    let body_timeout = Duration::from_millis(600);
+    let server = start(with_limits(Limits {
+        body_timeout,
+        ..config().limits
+    }));
+    echo_route(&server);
+    let mut c = Client::connect(&server);
+    // Expect: 100-continue queues the callback at once; then one byte every
+    // 100 ms: progress, but far from a whole piece in time.
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(c.read_bytes(25), b"HTTP/1.1 100 Continue\r\n\r\n");
+    let t0 = Instant::now();
+    for _ in 0..30 {
+        if c.try_send(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if t0.elapsed() > body_timeout + Duration::from_millis(400) {
+            break;
+        }
+    }
+    let r = c.response();
+    assert_eq!((r.status, r.body_str().as_str()), (400, "TimedOut"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    let waited = t0.elapsed();
+    assert!(waited >= body_timeout, "read failed after {waited:?}");
+    c.expect_closed();
+}
+
+#[test]
+fn a_large_body_sent_steadily_reaches_the_callback_whole() {
+    let server = start(with_limits(Limits {
+        body_timeout: Duration::from_millis(500),
+        ..config().limits
+    }));
+    echo_route(&server);
+    let body: Vec<u8> = (0..5 * limits::BODY_PIECE_BYTES + 123)
+        .map(|i| i as u8)
+        .collect();
+    let mut c = Client::connect(&server);
+    c.send(&post("/echo", &body));
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert!(r.body == body, "echoed {} bytes", r.body.len());
 }
