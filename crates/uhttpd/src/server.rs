@@ -524,11 +524,10 @@ struct Exchange {
     expect_continue: bool,
     continue_sent: bool,
     decoder: BodyDecoder,
-    /// The body turned out malformed while a handler read it: the status its
-    /// failure should become (400 or 431), not the handler's 500.
+    /// The body turned out malformed, or too slow (408), while a handler read
+    /// it: the status its failure should become, not the handler's 500. Such
+    /// a body is not drained.
     body_error: Option<u16>,
-    /// The client was too slow sending the body: draining it would wait as long.
-    body_timed_out: bool,
     status: u16,
     bytes_out: u64,
 }
@@ -545,7 +544,6 @@ impl Exchange {
             continue_sent: false,
             decoder: BodyDecoder::new(head.body),
             body_error: None,
-            body_timed_out: false,
             status: 0,
             bytes_out: 0,
         }
@@ -1176,7 +1174,7 @@ impl Connection {
 
     /// After the reply: skip what is left of the body if that is cheap, else close.
     async fn finish(&mut self, x: &mut Exchange) -> Next {
-        if !x.decoder.is_done() && (x.body_timed_out || !self.drain_body(x).await) {
+        if !x.decoder.is_done() && (x.body_error.is_some() || !self.drain_body(x).await) {
             x.keep_alive = false;
         }
         if x.keep_alive && !*self.shared.shutdown.borrow() {
@@ -1337,7 +1335,7 @@ impl Connection {
                     Ok(_) => return Next::Close,
                     Err(_) => {
                         x.keep_alive = false;
-                        x.body_timed_out = true;
+                        x.body_error = Some(408);
                         break BodyMsg::Failed(BodyFailure::TimedOut);
                     }
                 }
@@ -1442,7 +1440,7 @@ impl Connection {
                         Ok(Ok(n)) if n > 0 => self.collect_piece(x, &mut gathered),
                         Ok(_) => Some(BodyMsg::Failed(BodyFailure::ClientGone)),
                         Err(_) => {
-                            x.body_timed_out = true;
+                            x.body_error = Some(408);
                             Some(BodyMsg::Failed(BodyFailure::TimedOut))
                         }
                     };

@@ -271,7 +271,7 @@ impl Doomed {
         let mut doomed = Doomed {
             name: name.to_string(),
             path: path.to_string(),
-            id: (stat.st_dev as u64, stat.st_ino as u64),
+            id: (stat.st_dev, stat.st_ino),
             leaves: Vec::new(),
             dirs: Vec::new(),
         };
@@ -311,7 +311,7 @@ impl Doomed {
     fn remove(&self, parent: &OwnedFd) -> Result<(), u16> {
         let fd = Doomed::open(parent, &self.name)?;
         let stat = rustix::fs::fstat(&fd).map_err(errno_status)?;
-        if (stat.st_dev as u64, stat.st_ino as u64) != self.id {
+        if (stat.st_dev, stat.st_ino) != self.id {
             return Err(409);
         }
         for (name, _) in &self.leaves {

@@ -694,3 +694,28 @@ fn a_large_body_sent_steadily_reaches_the_callback_whole() {
     assert_eq!(r.status, 200);
     assert!(r.body == body, "echoed {} bytes", r.body.len());
 }
+
+#[test]
+fn a_callback_that_fails_on_a_too_slow_body_answers_408() {
+    let server = start(with_limits(Limits {
+        body_timeout: Duration::from_millis(300),
+        ..config().limits
+    }));
+    server
+        .route(
+            "/strict",
+            Methods::POST,
+            // Gives up on a failed read without replying, as an uncaught exception does.
+            Arc::new(|mut req: Request| {
+                if let Ok(body) = req.read_to_end(None) {
+                    reply(&mut req, 200, body);
+                }
+            }),
+        )
+        .unwrap();
+    let mut c = Client::connect(&server);
+    c.send(b"POST /strict HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nonly ten..");
+    let r = c.response();
+    assert_eq!(r.status, 408);
+    c.expect_closed();
+}
