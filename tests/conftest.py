@@ -126,6 +126,14 @@ def server(tmp_path):
         srv.close()
 
 
+@pytest.fixture
+def root(tmp_path):
+    """An empty directory, ``tmp/root``, to serve as a server's root."""
+    r = tmp_path / "root"
+    r.mkdir()
+    return r
+
+
 def url(srv, path="/"):
     """The http URL of ``path`` on ``srv``."""
     return "http://%s:%d%s" % (HOST, srv.port(), path)

@@ -29,13 +29,6 @@ def wa(op, name=b"", size=0):
 
 
 @pytest.fixture
-def root(tmp_path):
-    r = tmp_path / "root"
-    r.mkdir()
-    return r
-
-
-@pytest.fixture
 def repl(server, root):
     """A server with the REPL at /ws (password 'pw') and root tmp/root."""
     srv = server(root=str(root))

@@ -21,13 +21,6 @@ def put(srv, path, body, method="PUT", headers=None, timeout=10):
 
 
 @pytest.fixture
-def root(tmp_path):
-    r = tmp_path / "root"
-    r.mkdir()
-    return r
-
-
-@pytest.fixture
 def up(server, root):
     """A receiver on /up (with DELETE) and a file server on /fs."""
     srv = server(root=str(root))
