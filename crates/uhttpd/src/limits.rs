@@ -71,5 +71,16 @@ pub const EVENT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// needs far less, and Autobahn's largest cases fit.
 pub const WS_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Time a WebREPL client has to answer `Password: `. A person types a
+/// password in seconds; a client that says nothing is closed so that it holds
+/// neither a thread nor a prompt place for ever.
+pub const PASSWORD_PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WebREPL clients at the password prompt at once, each holding a thread. A
+/// prompt does not keep others out (only a logged-in session does), so a few
+/// idle clients cannot lock a user out; this bounds how many may wait. Past
+/// it a new client gets the busy text.
+pub const MAX_PASSWORD_PROMPTS: usize = 8;
+
 /// WebSocket messages buffered each way between the socket and the session thread.
 pub const WS_CHANNEL_MESSAGES: usize = 16;

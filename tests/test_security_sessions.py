@@ -1,0 +1,61 @@
+"""Security holes closed on the sec-sessions branch, each seen as a user (or
+an attacker) sees it over a real socket: a client idle at the WebREPL
+password prompt, AUTH_CUSTOM verdicts that are not statuses, a stalled
+EventSource client, a doubled Authorization header, and WebREPL file
+names with a NUL inside."""
+
+import websockets
+
+from conftest import terminal
+
+PASSWORD = "Pw-sessions-5521"
+REJECTED = "\r\nConcurrent WebREPL connection rejected\r\n"
+MAX_PASSWORD_PROMPTS = 8  # crates/uhttpd/src/limits.rs
+
+
+# --------------------------------------------------------------------------
+# WebREPL: only a logged-in session keeps others out
+
+
+def repl_server(server, **kw):
+    srv = server(**kw)
+    srv.ws("/ws", PASSWORD)
+    return srv
+
+
+def test_a_client_idle_at_the_password_prompt_does_not_lock_others_out(server):
+    srv = repl_server(server)
+    with terminal(srv, "/ws") as idle:
+        idle.expect("Password: ")  # and never answers
+        with terminal(srv, "/ws") as user:
+            user.login(PASSWORD)
+            assert user.run("6*7") == "6*7\r\n42\r\n>>> "
+            # the idle client answering now finds the session taken
+            idle.type(PASSWORD + "\r")
+            assert idle.wait_closed() == REJECTED
+            assert "WebREPL connected" not in idle.text
+            assert user.run("'still mine'") == "'still mine'\r\n'still mine'\r\n>>> "
+
+
+def test_waiting_prompts_are_bounded_and_freed_when_a_client_leaves(server):
+    srv = repl_server(server)
+    idle = [terminal(srv, "/ws") for _ in range(MAX_PASSWORD_PROMPTS)]
+    try:
+        for t in idle:
+            t.expect("Password: ")
+        with terminal(srv, "/ws") as one_too_many:
+            assert one_too_many.wait_closed() == REJECTED
+        idle.pop().close()
+        for _ in range(50):
+            with terminal(srv, "/ws") as user:
+                try:
+                    user.login(PASSWORD)
+                except (AssertionError, websockets.ConnectionClosed):
+                    continue  # the left client's prompt is not freed yet
+                assert user.run("1+2") == "1+2\r\n3\r\n>>> "
+                break
+        else:
+            raise AssertionError("a freed prompt place was never given to a new client")
+    finally:
+        for t in idle:
+            t.close()
