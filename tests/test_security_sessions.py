@@ -4,9 +4,13 @@ password prompt, AUTH_CUSTOM verdicts that are not statuses, a stalled
 EventSource client, a doubled Authorization header, and WebREPL file
 names with a NUL inside."""
 
+import logging
+
+import pytest
 import websockets
 
-from conftest import terminal
+import uhttpd
+from conftest import Recorder, get, terminal
 
 PASSWORD = "Pw-sessions-5521"
 REJECTED = "\r\nConcurrent WebREPL connection rejected\r\n"
@@ -59,3 +63,37 @@ def test_waiting_prompts_are_bounded_and_freed_when_a_client_leaves(server):
     finally:
         for t in idle:
             t.close()
+
+
+# --------------------------------------------------------------------------
+# AUTH_CUSTOM: an int that is no HTTP status never lets a request through
+
+
+def custom_auth_server(server, verdict):
+    srv = server(acl=uhttpd.AUTH_CUSTOM, auth=lambda req: verdict)
+    handled = Recorder("handled")
+    srv.route("/*", uhttpd.GET, handled)
+    return srv, handled
+
+
+NOT_STATUSES = [600, 999, 1000, 65536, 10**30, -1]
+
+
+@pytest.mark.parametrize("verdict", NOT_STATUSES, ids=[str(v) for v in NOT_STATUSES])
+def test_custom_auth_int_that_is_no_status_is_500_and_logged(server, uhttpd_log, verdict):
+    srv, handled = custom_auth_server(server, verdict)
+    r = get(srv, "/private")
+    assert r.status == 500, r
+    assert b"handled" not in r.body
+    assert handled.calls == 0
+    errors = uhttpd_log.wait_for(
+        lambda rec: rec.levelno == logging.ERROR and repr(verdict) in rec.getMessage())
+    assert errors, [rec.getMessage() for rec in uhttpd_log.records]
+    assert errors[0].name == "uhttpd"
+
+
+@pytest.mark.parametrize("verdict,status", [(1, 200), (399, 200), (400, 400), (599, 599), (0, 401)])
+def test_custom_auth_int_edges(server, verdict, status):
+    srv, handled = custom_auth_server(server, verdict)
+    assert get(srv, "/x").status == status
+    assert handled.calls == (1 if status == 200 else 0)
