@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 import uhttpd
-from conftest import Recorder, get, terminal
+from conftest import Recorder, SSEClient, get, terminal
 
 PASSWORD = "Pw-sessions-5521"
 REJECTED = "\r\nConcurrent WebREPL connection rejected\r\n"
@@ -97,3 +97,41 @@ def test_custom_auth_int_edges(server, verdict, status):
     srv, handled = custom_auth_server(server, verdict)
     assert get(srv, "/x").status == status
     assert handled.calls == (1 if status == 200 else 0)
+
+
+# --------------------------------------------------------------------------
+# Events: a client that stops reading holds bounded memory
+
+
+def rss_kib():
+    """VmRSS of this process (the server runs in it), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_a_stalled_event_client_is_dropped_before_it_holds_much_memory(server, uhttpd_log):
+    srv = server(events=1)
+    srv.event("/ev")
+    mib = "x" * (1024 * 1024)
+    stalled = SSEClient(srv, "/ev", rcvbuf=4096, timeout=5)
+    try:
+        assert stalled.head().status == 200
+        assert stalled.read_bytes(13) == b": connected\n\n"
+        before = rss_kib()
+        delivered = [srv.dispatch(mib) for _ in range(200)]
+        grown_mib = (rss_kib() - before) / 1024
+        # it took a few, then was dropped: nobody listens any more
+        assert delivered[0] is True
+        assert delivered[-1] is False
+        taken = delivered.index(False)
+        assert taken <= 16, "the stalled client still got events after %d MiB" % taken
+        assert grown_mib < 64, "200 MiB of events to a stalled client grew RSS by %.0f MiB" % grown_mib
+        warnings = uhttpd_log.wait_for(
+            lambda r: r.levelno == logging.WARNING and "event client dropped" in r.getMessage())
+        assert warnings and "bytes" in warnings[0].getMessage(), warnings
+        assert stalled.conn.closed_by_peer(timeout=5.0)
+    finally:
+        stalled.close()

@@ -60,6 +60,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// bursts of hundreds; one that falls this far behind is dropped, never waited for.
 pub const EVENT_QUEUE: usize = 1024;
 
+/// Bytes of events queued for one Server-Sent Events client, so a client that
+/// stops reading holds bounded memory however large the events (a count alone
+/// let 1,024 events of 1 MiB pile up). 4 MiB is a full [`EVENT_QUEUE`] of
+/// 4 KiB events, more than a healthy client lets pile up, and `events`
+/// clients hold at most 4 MiB each. Past it the client is dropped, as for
+/// [`EVENT_QUEUE`]. A single larger event is queued only for a client with
+/// nothing else waiting, so it still reaches clients that keep up.
+pub const EVENT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Time a new event client waits for a place when all are taken: long enough
 /// for a reloading page's old stream to be seen closing.
 pub const EVENT_PLACE_WAIT: Duration = Duration::from_millis(500);
