@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 import uhttpd
-from conftest import Recorder, SSEClient, get, terminal
+from conftest import Recorder, SSEClient, get, raw, terminal
 
 PASSWORD = "Pw-sessions-5521"
 REJECTED = "\r\nConcurrent WebREPL connection rejected\r\n"
@@ -135,3 +135,27 @@ def test_a_stalled_event_client_is_dropped_before_it_holds_much_memory(server, u
         assert stalled.conn.closed_by_peer(timeout=5.0)
     finally:
         stalled.close()
+
+
+# --------------------------------------------------------------------------
+# Two Authorization headers: 400, whichever comes first
+
+
+GOOD = "Basic YW5zd2VyOjQy"  # answer:42
+BAD = "Basic eDp5"
+
+
+@pytest.mark.parametrize("first,second", [(GOOD, BAD), (BAD, GOOD), (GOOD, GOOD)],
+                         ids=["good-first", "bad-first", "both-good"])
+def test_two_authorization_headers_are_400(server, first, second):
+    srv = server(acl=uhttpd.AUTH_BASIC, auth=GOOD)
+    handled = Recorder("secret")
+    srv.route("/private", uhttpd.GET, handled)
+    r = raw(srv, "GET /private HTTP/1.1\r\nHost: t\r\nAuthorization: %s\r\n"
+                 "Authorization: %s\r\n\r\n" % (first, second))
+    assert r.status == 400, r
+    assert b"secret" not in r.body
+    assert handled.calls == 0
+    # one good header still gets in
+    r = raw(srv, "GET /private HTTP/1.1\r\nHost: t\r\nAuthorization: %s\r\n\r\n" % GOOD)
+    assert (r.status, r.body) == (200, b"secret")
