@@ -5,11 +5,13 @@ EventSource client, a doubled Authorization header, and WebREPL file
 names with a NUL inside."""
 
 import logging
+import struct
 
 import pytest
 import websockets
 
 import uhttpd
+import webrepl_client as wc
 from conftest import Recorder, SSEClient, get, raw, terminal
 
 PASSWORD = "Pw-sessions-5521"
@@ -159,3 +161,44 @@ def test_two_authorization_headers_are_400(server, first, second):
     # one good header still gets in
     r = raw(srv, "GET /private HTTP/1.1\r\nHost: t\r\nAuthorization: %s\r\n\r\n" % GOOD)
     assert (r.status, r.body) == (200, b"secret")
+
+
+# --------------------------------------------------------------------------
+# WebREPL file transfer: a NUL inside a name is refused, not a cut
+
+
+def wa_request(op, name, size=0):
+    """A raw `WA` request; the name field is NUL-padded to 64 bytes by struct."""
+    return struct.pack(wc.WEBREPL_REQ_S, b"WA", op, 0, 0, size, len(name), name)
+
+
+def wb_code(ws):
+    sig, code = struct.unpack("<2sH", ws.read(4))
+    assert sig == b"WB"
+    return code
+
+
+def test_transfer_names_with_a_nul_inside_are_refused(server, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"only for a.txt")
+    srv = server(root=str(root))
+    srv.ws("/", PASSWORD)
+    ws, _, _ = wc.connect(srv.port())
+    try:
+        wc.login(ws, PASSWORD)
+        for name in [b"a.txt\0x", b"a.txt\0\0\0.py", b"/a.txt\0../../etc/passwd"]:
+            ws.write(wa_request(wc.WEBREPL_GET_FILE, name))
+            assert wb_code(ws) != 0, "get %r was served" % name
+        ws.write(wa_request(wc.WEBREPL_PUT_FILE, b"b.txt\0.py", 3))
+        assert wb_code(ws) != 0, "put b.txt\\0.py was accepted"
+        # the session is still usable, and names padded with NULs still work
+        assert wc.get_ver(ws) == (0, 1, 0)
+        ws.write(wa_request(wc.WEBREPL_GET_FILE, b"a.txt"))
+        assert wb_code(ws) == 0
+        ws.write(b"\0")
+        (size,) = struct.unpack("<H", ws.read(2))
+        assert ws.read(size) == b"only for a.txt"
+    finally:
+        ws.s.close()
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt"]

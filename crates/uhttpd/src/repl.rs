@@ -431,14 +431,22 @@ pub struct WaRequest {
     pub name: String,
 }
 
-/// Parses the 82-byte `<2sBBQLH64s` request; `None` if it is not one.
+/// Parses the 82-byte `<2sBBQLH64s` request; `None` if it is not one. The
+/// name field is padded with NULs at its end; a NUL inside the name (one
+/// followed by anything else) makes it no request, never a shorter name.
 pub fn parse_wa(request: &[u8]) -> Option<WaRequest> {
     if request.len() != WA_REQUEST_BYTES || &request[..2] != b"WA" {
         return None;
     }
     let size = u32::from_le_bytes(request[12..16].try_into().ok()?);
     let field = &request[18..];
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let end = field
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    if field[..end].contains(&0) {
+        return None;
+    }
     let name = String::from_utf8(field[..end].to_vec()).ok()?;
     Some(WaRequest {
         op: request[2],
@@ -784,6 +792,33 @@ mod tests {
             assert_eq!(client.next().as_deref(), Some(DENIED));
         }
         assert!(start.elapsed() >= WRONG_PASSWORD_DELAY * 2 - Duration::from_millis(50));
+    }
+
+    #[test]
+    fn wa_names_lose_their_nul_padding_but_a_nul_inside_refuses() {
+        let name = |rec: Vec<u8>| parse_wa(&rec).map(|r| r.name);
+        assert_eq!(name(request(WA_GET, 0, "a.txt")), Some("a.txt".into()));
+        let full = "n".repeat(64);
+        assert_eq!(name(request(WA_GET, 0, &full)), Some(full));
+        assert_eq!(name(request(WA_GET, 0, "")), Some(String::new()));
+        for hostile in [
+            "a.txt\0x",
+            "a.txt\0\0x",
+            "\0a.txt",
+            "a\0",
+            "/lib/x.py\0.bak",
+        ] {
+            if hostile.ends_with('\0') {
+                // trailing NULs are padding: "a\0" is "a"
+                assert_eq!(name(request(WA_PUT, 1, hostile)), Some("a".into()));
+            } else {
+                assert_eq!(name(request(WA_PUT, 1, hostile)), None, "{hostile:?}");
+                assert_eq!(name(request(WA_GET, 0, hostile)), None, "{hostile:?}");
+            }
+        }
+        let mut last_byte = request(WA_GET, 0, "a.txt");
+        last_byte[WA_REQUEST_BYTES - 1] = b'x';
+        assert_eq!(parse_wa(&last_byte), None, "a NUL run then a final byte");
     }
 
     #[test]
