@@ -693,6 +693,19 @@ mod tests {
                 .unwrap();
         }
 
+        /// Answers the prompt with the right password and gets the session.
+        fn logs_in(&mut self) {
+            assert_eq!(self.next().as_deref(), Some(PASSWORD_PROMPT));
+            self.send("pw\r");
+            assert_eq!(self.next().as_deref(), Some(CONNECTED));
+        }
+
+        /// Gets the busy text, then the end of the session.
+        fn is_turned_away(&mut self) {
+            assert_eq!(self.next().as_deref(), Some(BUSY));
+            assert_eq!(self.next(), None);
+        }
+
         /// Goes away; returns once its session has ended.
         fn leave(self) {
             drop(self.bridge);
@@ -701,6 +714,15 @@ mod tests {
     }
 
     const LONG: Duration = Duration::from_secs(60);
+
+    /// `n` clients, each shown the password prompt.
+    fn at_prompt(repl: &Arc<WebRepl>, n: usize) -> Vec<Client> {
+        let mut clients: Vec<Client> = (0..n).map(|_| connect(repl)).collect();
+        for client in &mut clients {
+            assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
+        }
+        clients
+    }
 
     #[test]
     fn prompt_limits_default_to_the_named_constants() {
@@ -713,25 +735,16 @@ mod tests {
     #[test]
     fn a_client_idle_at_the_prompt_does_not_keep_others_out() {
         let repl = webrepl(LONG, 4);
-        let mut idle = connect(&repl);
-        assert_eq!(idle.next().as_deref(), Some(PASSWORD_PROMPT));
+        let mut idle = at_prompt(&repl, 1).remove(0);
         let mut user = connect(&repl);
-        assert_eq!(user.next().as_deref(), Some(PASSWORD_PROMPT));
-        user.send("pw\r");
-        assert_eq!(user.next().as_deref(), Some(CONNECTED));
+        user.logs_in();
         // The idle client answering now finds the session taken.
         idle.send("pw\r");
-        assert_eq!(idle.next().as_deref(), Some(BUSY));
-        assert_eq!(idle.next(), None);
+        idle.is_turned_away();
         // While the session is open a newcomer gets the busy text, no prompt.
-        let mut late = connect(&repl);
-        assert_eq!(late.next().as_deref(), Some(BUSY));
-        assert_eq!(late.next(), None);
+        connect(&repl).is_turned_away();
         user.leave();
-        let mut next = connect(&repl);
-        assert_eq!(next.next().as_deref(), Some(PASSWORD_PROMPT));
-        next.send("pw\r");
-        assert_eq!(next.next().as_deref(), Some(CONNECTED));
+        connect(&repl).logs_in();
     }
 
     #[test]
@@ -739,14 +752,12 @@ mod tests {
         let timeout = Duration::from_millis(200);
         let repl = webrepl(timeout, 4);
         let start = Instant::now();
-        let mut silent = connect(&repl);
-        assert_eq!(silent.next().as_deref(), Some(PASSWORD_PROMPT));
+        let mut silent = at_prompt(&repl, 1).remove(0);
         assert_eq!(silent.next(), None);
         assert!(start.elapsed() >= timeout);
         // The deadline is for the whole line: trickling bytes do not extend it.
         let start = Instant::now();
-        let mut trickling = connect(&repl);
-        assert_eq!(trickling.next().as_deref(), Some(PASSWORD_PROMPT));
+        let mut trickling = at_prompt(&repl, 1).remove(0);
         for _ in 0..4 {
             thread::sleep(Duration::from_millis(80));
             let _ = trickling
@@ -762,28 +773,17 @@ mod tests {
     #[test]
     fn prompts_past_the_bound_get_the_busy_text() {
         let repl = webrepl(LONG, 2);
-        let mut waiting: Vec<Client> = (0..2).map(|_| connect(&repl)).collect();
-        for client in &mut waiting {
-            assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
-        }
-        let mut third = connect(&repl);
-        assert_eq!(third.next().as_deref(), Some(BUSY));
-        assert_eq!(third.next(), None);
+        let mut waiting = at_prompt(&repl, 2);
+        connect(&repl).is_turned_away();
         // A prompt that ends frees its place.
         waiting.pop().unwrap().leave();
-        let mut fourth = connect(&repl);
-        assert_eq!(fourth.next().as_deref(), Some(PASSWORD_PROMPT));
-        fourth.send("pw\r");
-        assert_eq!(fourth.next().as_deref(), Some(CONNECTED));
+        connect(&repl).logs_in();
     }
 
     #[test]
     fn wrong_answers_at_several_prompts_are_judged_one_at_a_time() {
         let repl = webrepl(LONG, 4);
-        let mut guessers: Vec<Client> = (0..2).map(|_| connect(&repl)).collect();
-        for client in &mut guessers {
-            assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
-        }
+        let mut guessers = at_prompt(&repl, 2);
         let start = Instant::now();
         for client in &guessers {
             client.send("guess\r");
