@@ -231,13 +231,18 @@ def test_back_to_back_webrepl_cli_runs(cli_repl):
     assert not rejected, "%d of 20 back-to-back webrepl_cli runs were refused" % len(rejected)
 
 
-def test_rejected_while_logging_in_too(repl):
+def test_the_first_to_log_in_gets_the_session(repl):
+    # a client at the prompt holds no place: a second one gets a prompt too,
+    # and whichever logs in first gets the session
     with terminal(repl, "/ws") as first:
         first.expect("Password: ")  # not logged in yet
         with terminal(repl, "/ws") as second:
+            second.expect("Password: ")
+            first.type("pw\r")
+            first.expect("WebREPL connected\r\n>>> ")
+            second.type("pw\r")
             assert "Concurrent WebREPL connection rejected" in second.wait_closed()
-        first.type("pw\r")
-        first.expect("WebREPL connected\r\n>>> ")
+        assert first.run("2*2") == "2*2\r\n4\r\n>>> "
 
 
 def test_ctrl_d_on_an_empty_line_ends_the_session(repl):

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     for request in data.chunks(WA_REQUEST_BYTES) {
         if let Some(wa) = parse_wa(request) {
             assert!(wa.name.len() <= 64);
+            assert!(!wa.name.contains('\0'), "a NUL inside a WA name");
         }
     }
 });

@@ -10,8 +10,8 @@ use pyo3::{PyTraverseError, PyVisit};
 use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
 use uhttpd::repl::WebRepl;
 use uhttpd::{
-    AclDecision, Auth, AuthDecision, Config, Endpoint, EventHub, FileServer, Methods, Receiver,
-    RequestInfo, VirtualPath,
+    AclDecision, Auth, AuthDecision, Config, CustomVerdict, Endpoint, EventHub, FileServer,
+    Methods, Receiver, RequestInfo, VirtualPath,
 };
 
 use crate::errors::IntoPyResult;
@@ -98,7 +98,7 @@ impl uhttpd::Handler for PyHandler {
     }
 }
 
-/// An AUTH_CUSTOM callback: truthy allows, an int >= 400 is the answer, anything else 401.
+/// An AUTH_CUSTOM callback, judged by [`CustomVerdict::decision`].
 struct PyAuthenticator {
     callback: Arc<Callback>,
     link: Arc<Link>,
@@ -160,18 +160,32 @@ fn acl_verdict(verdict: &Bound<'_, PyAny>) -> AclDecision {
     }
 }
 
+/// Converts `auth(req)`'s value for the engine's rule ([`CustomVerdict::decision`]);
+/// an int that is no HTTP status is logged, naming it.
 fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
-    if verdict.is_instance_of::<PyInt>() && !verdict.is_instance_of::<pyo3::types::PyBool>() {
-        return match verdict.extract::<u16>() {
-            Ok(code) if (400..=599).contains(&code) => AuthDecision::Deny(code),
-            Ok(_) | Err(_) if verdict.is_truthy().unwrap_or(false) => AuthDecision::Allow,
-            _ => AuthDecision::Deny(401),
+    let converted =
+        if verdict.is_instance_of::<PyInt>() && !verdict.is_instance_of::<pyo3::types::PyBool>() {
+            CustomVerdict::Int(verdict.extract::<i64>().ok())
+        } else {
+            CustomVerdict::Other(verdict.is_truthy().unwrap_or(false))
         };
+    if converted.is_not_a_status() {
+        // Named, but a huge int does not flood the log.
+        let mut shown = verdict
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "an int".into());
+        if shown.len() > 40 {
+            shown.truncate(40);
+            shown.push('…');
+        }
+        log::error!(
+            target: "uhttpd",
+            "the authentication callback returned {shown}, which is not an HTTP status: the request is denied with {}",
+            uhttpd::auth::NOT_A_STATUS_DENIAL
+        );
     }
-    match verdict.is_truthy() {
-        Ok(true) => AuthDecision::Allow,
-        _ => AuthDecision::Deny(401),
-    }
+    converted.decision()
 }
 
 /// A callback's exception goes to the `uhttpd` logger with its traceback.

@@ -1,7 +1,9 @@
 //! Server-Sent Events: one hub per server. `dispatch` formats an event once
 //! and offers it to every client's bounded queue without waiting; a client
-//! whose queue is full is too slow to keep up and is dropped.
+//! whose queue is full (in events or in bytes) is too slow to keep up and is
+//! dropped.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,19 +24,80 @@ pub struct EventHub {
 #[derive(Default)]
 struct Clients {
     next_id: u64,
-    queues: Vec<(u64, mpsc::Sender<Bytes>)>,
+    queues: Vec<Queue>,
+}
+
+/// The hub's end of a client's queue.
+struct Queue {
+    id: u64,
+    events: mpsc::Sender<Bytes>,
+    /// Bytes of the events in the queue, shared with the [`Subscription`].
+    queued: Arc<AtomicUsize>,
+}
+
+/// What `Queue::offer` did with an event.
+enum Offer {
+    Queued,
+    /// The client is too slow: this many events, or bytes, are waiting already.
+    TooFarBehind(&'static str, usize),
+    Gone,
+}
+
+impl Queue {
+    /// Queues `event` unless the client is over its bounds: at most
+    /// [`limits::EVENT_QUEUE`] events and [`limits::EVENT_QUEUE_BYTES`] bytes
+    /// (an event larger than that is queued only when nothing else waits).
+    fn offer(&self, event: &Bytes) -> Offer {
+        let queued = self.queued.load(Ordering::SeqCst);
+        if queued > 0 && queued.saturating_add(event.len()) > limits::EVENT_QUEUE_BYTES {
+            return Offer::TooFarBehind("bytes", queued);
+        }
+        // Counted before it is sent, so the reader never takes off more than
+        // was added (only `dispatch`, under the hub's lock, adds).
+        self.queued.fetch_add(event.len(), Ordering::SeqCst);
+        match self.events.try_send(event.clone()) {
+            Ok(()) => Offer::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                Offer::TooFarBehind("events", limits::EVENT_QUEUE)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
 }
 
 /// A client's place in the hub; dropping it frees the place at once.
 pub struct Subscription {
     id: u64,
     hub: Arc<EventHub>,
-    pub events: mpsc::Receiver<Bytes>,
+    events: mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Subscription {
+    /// The next queued event; `None` once the hub dropped this client.
+    /// Cancel-safe (a `select!` branch).
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let event = self.events.recv().await;
+        self.taken(event)
+    }
+
+    /// The next queued event if there is one now.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        let event = self.events.try_recv().ok();
+        self.taken(event)
+    }
+
+    fn taken(&self, event: Option<Bytes>) -> Option<Bytes> {
+        if let Some(event) = &event {
+            self.queued.fetch_sub(event.len(), Ordering::SeqCst);
+        }
+        event
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.lock().queues.retain(|(id, _)| *id != self.id);
+        self.hub.lock().queues.retain(|queue| queue.id != self.id);
         self.hub.freed.notify_waiters();
     }
 }
@@ -62,11 +125,17 @@ impl EventHub {
         let (tx, rx) = mpsc::channel(limits::EVENT_QUEUE);
         let id = clients.next_id;
         clients.next_id += 1;
-        clients.queues.push((id, tx));
+        let queued = Arc::new(AtomicUsize::new(0));
+        clients.queues.push(Queue {
+            id,
+            events: tx,
+            queued: queued.clone(),
+        });
         Some(Subscription {
             id,
             hub: self.clone(),
             events: rx,
+            queued,
         })
     }
 
@@ -97,20 +166,19 @@ impl EventHub {
         let mut delivered = false;
         self.lock()
             .queues
-            .retain(|(_, queue)| match queue.try_send(message.clone()) {
-                Ok(()) => {
+            .retain(|queue| match queue.offer(&message) {
+                Offer::Queued => {
                     delivered = true;
                     true
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Offer::TooFarBehind(unit, waiting) => {
                     log::warn!(
                         target: "uhttpd",
-                        "event client dropped: {} events waiting, it cannot keep up",
-                        limits::EVENT_QUEUE
+                        "event client dropped: {waiting} {unit} waiting, it cannot keep up"
                     );
                     false
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Offer::Gone => false,
             });
         Ok(delivered)
     }
@@ -207,7 +275,7 @@ mod tests {
         let _stalled = hub.subscribe().unwrap();
         for n in 0..limits::EVENT_QUEUE {
             assert!(hub.dispatch(n.to_string().as_bytes(), None).unwrap());
-            while live.events.try_recv().is_ok() {}
+            while live.try_recv().is_some() {}
         }
         assert_eq!(hub.listeners(), 2);
         assert!(hub.dispatch(b"one too many", None).unwrap());
@@ -216,9 +284,61 @@ mod tests {
             1,
             "the stalled client is dropped, the live one kept"
         );
+        assert_eq!(&live.try_recv().unwrap()[..], b"data: one too many\n\n");
+    }
+
+    /// Data that makes an event of exactly `bytes` bytes (`data: ` and `\n\n` around it).
+    fn event_of(bytes: usize) -> Vec<u8> {
+        vec![b'x'; bytes - 8]
+    }
+
+    #[test]
+    fn a_stalled_client_is_dropped_at_event_queue_bytes() {
+        let hub = EventHub::new(4);
+        let mut live = hub.subscribe().unwrap();
+        let _stalled = hub.subscribe().unwrap();
+        let piece = 64 * 1024;
+        let fit = limits::EVENT_QUEUE_BYTES / piece;
+        for _ in 0..fit {
+            assert!(hub.dispatch(&event_of(piece), None).unwrap());
+            assert_eq!(live.try_recv().unwrap().len(), piece);
+        }
+        assert_eq!(hub.listeners(), 2, "exactly the budget is still kept");
+        assert!(hub.dispatch(&event_of(piece), None).unwrap());
+        assert_eq!(hub.listeners(), 1, "the stalled client is dropped");
+        assert_eq!(live.try_recv().unwrap().len(), piece);
+        assert_eq!(live.queued.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_event_larger_than_the_budget_goes_only_to_a_client_with_nothing_waiting() {
+        let hub = EventHub::new(4);
+        let mut live = hub.subscribe().unwrap();
+        let _stalled = hub.subscribe().unwrap();
+        let huge = event_of(limits::EVENT_QUEUE_BYTES + 1);
+        assert!(hub.dispatch(&huge, None).unwrap());
+        assert_eq!(hub.listeners(), 2, "both queues were empty");
+        assert_eq!(live.try_recv().unwrap().len(), huge.len() + 8);
+        assert!(hub.dispatch(&huge, None).unwrap());
         assert_eq!(
-            &live.events.try_recv().unwrap()[..],
-            b"data: one too many\n\n"
+            hub.listeners(),
+            1,
+            "the client that has one waiting is dropped"
         );
+        assert_eq!(live.try_recv().unwrap().len(), huge.len() + 8);
+    }
+
+    #[test]
+    fn a_client_that_reads_is_never_dropped_for_bytes() {
+        let hub = EventHub::new(1);
+        let mut live = hub.subscribe().unwrap();
+        let data = event_of(256 * 1024);
+        for _ in 0..64 {
+            assert!(hub.dispatch(&data, None).unwrap());
+            assert!(hub.dispatch(&data, None).unwrap());
+            while live.try_recv().is_some() {}
+        }
+        assert_eq!(hub.listeners(), 1);
+        assert_eq!(live.queued.load(Ordering::SeqCst), 0);
     }
 }

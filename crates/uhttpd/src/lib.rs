@@ -36,7 +36,7 @@ pub mod upload;
 pub mod ws;
 
 pub use acl::{Access, AclDecision, FileAcl};
-pub use auth::{Auth, AuthDecision, Authenticator};
+pub use auth::{Auth, AuthDecision, Authenticator, CustomVerdict};
 pub use config::{Config, Limits};
 pub use error::{Error, Result};
 pub use events::EventHub;

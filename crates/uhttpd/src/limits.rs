@@ -74,6 +74,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// bursts of hundreds; one that falls this far behind is dropped, never waited for.
 pub const EVENT_QUEUE: usize = 1024;
 
+/// Bytes of events queued for one Server-Sent Events client, so a client that
+/// stops reading holds bounded memory however large the events (a count alone
+/// let 1,024 events of 1 MiB pile up). 4 MiB is a full [`EVENT_QUEUE`] of
+/// 4 KiB events, more than a healthy client lets pile up, and `events`
+/// clients hold at most 4 MiB each. Past it the client is dropped, as for
+/// [`EVENT_QUEUE`]. A single larger event is queued only for a client with
+/// nothing else waiting, so it still reaches clients that keep up.
+pub const EVENT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Time a new event client waits for a place when all are taken: long enough
 /// for a reloading page's old stream to be seen closing.
 pub const EVENT_PLACE_WAIT: Duration = Duration::from_millis(500);
@@ -84,6 +93,17 @@ pub const EVENT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Largest WebSocket message (and frame) accepted; a REPL or a file transfer
 /// needs far less, and Autobahn's largest cases fit.
 pub const WS_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Time a WebREPL client has to answer `Password: `. A person types a
+/// password in seconds; a client that says nothing is closed so that it holds
+/// neither a thread nor a prompt place for ever.
+pub const PASSWORD_PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WebREPL clients at the password prompt at once, each holding a thread. A
+/// prompt does not keep others out (only a logged-in session does), so a few
+/// idle clients cannot lock a user out; this bounds how many may wait. Past
+/// it a new client gets the busy text.
+pub const MAX_PASSWORD_PROMPTS: usize = 8;
 
 /// WebSocket messages buffered each way between the socket and the session thread.
 pub const WS_CHANNEL_MESSAGES: usize = 16;

@@ -172,6 +172,11 @@ pub fn parse_head(
     if named("host").any(|h| !is_authority(&h.value)) {
         return refuse(400, "invalid Host");
     }
+    // Two credentials: which one a check reads and which one a proxy or a
+    // handler reads could differ, so neither is trusted.
+    if named("authorization").nth(1).is_some() {
+        return refuse(400, "duplicate Authorization");
+    }
 
     let mut lengths = named("content-length");
     let length = match (lengths.next(), lengths.next()) {
@@ -966,6 +971,28 @@ mod tests {
             )),
             400
         );
+    }
+
+    #[test]
+    fn duplicate_authorization_is_400() {
+        let e = parse(&with_headers(
+            "Authorization: Basic YW5zd2VyOjQy\r\nAuthorization: Basic eDp5\r\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ProtoError {
+                status: 400,
+                reason: "duplicate Authorization"
+            }
+        );
+        // equal values, other casing, other headers between: still two
+        let same = "Authorization: Basic eDp5\r\nX-A: 1\r\nauthorization: Basic eDp5\r\n";
+        assert_eq!(status(&with_headers(same)), 400);
+        // one is fine, and so is one empty value
+        let one = head(&with_headers("Authorization: Basic eDp5\r\n"));
+        assert_eq!(one.header("authorization"), Some(&b"Basic eDp5"[..]));
+        assert!(parse(&with_headers("Authorization: \r\n")).is_ok());
     }
 
     #[test]

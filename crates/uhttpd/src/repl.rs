@@ -6,16 +6,18 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use subtle::ConstantTimeEq;
 
 use crate::acl::{Access, AclSlot};
 use crate::fs::{DeviceFs, VirtualPath};
+use crate::limits;
 use crate::lineedit::{Edit, LineEditor};
 use crate::upload::PendingUpload;
 use crate::ws::{WsHandler, WsMessage, WsSender, WsSession};
@@ -31,8 +33,9 @@ pub const CONTINUATION: &str = "... ";
 /// reconnects at once arrives before its old session has ended.
 pub const SESSION_PLACE_WAIT: Duration = Duration::from_secs(1);
 
-/// Delay before answering a wrong password: with one session at a time this
-/// caps guessing at about one password a second.
+/// Delay before answering a wrong password. Wrong answers are judged one at a
+/// time, however many clients are at the prompt, so this caps guessing at
+/// about one password a second.
 pub const WRONG_PASSWORD_DELAY: Duration = Duration::from_secs(1);
 
 /// Longest password line read before it is judged (MicroPython keeps 9 characters;
@@ -123,9 +126,15 @@ pub struct WebRepl {
     fs: DeviceFs,
     acl: AclSlot,
     interpreter: Arc<dyn Interpreter>,
-    /// One session at a time.
+    /// One authenticated session at a time.
     in_session: Mutex<bool>,
     place_freed: Condvar,
+    /// Clients at the password prompt now, at most `max_prompts`.
+    prompts: AtomicUsize,
+    max_prompts: usize,
+    prompt_timeout: Duration,
+    /// Held while a wrong password is answered: guesses are judged one at a time.
+    judging: Mutex<()>,
 }
 
 impl WebRepl {
@@ -142,26 +151,34 @@ impl WebRepl {
             interpreter,
             in_session: Mutex::new(false),
             place_freed: Condvar::new(),
+            prompts: AtomicUsize::new(0),
+            max_prompts: limits::MAX_PASSWORD_PROMPTS,
+            prompt_timeout: limits::PASSWORD_PROMPT_TIMEOUT,
+            judging: Mutex::new(()),
         }
     }
 }
 
-/// The one-session place; frees itself however the session ends.
+/// The one-session place of a logged-in client; frees itself however the
+/// session ends.
 struct SessionPlace<'a>(&'a WebRepl);
 
 impl<'a> SessionPlace<'a> {
     /// Takes the place, waiting up to `wait` for a previous session to end.
     fn take(repl: &'a WebRepl, wait: Duration) -> Option<SessionPlace<'a>> {
+        let mut taken = Self::wait_free(repl, wait)?;
+        *taken = true;
+        Some(SessionPlace(repl))
+    }
+
+    /// Waits up to `wait` for no session to be open; the lock, or `None` if one still is.
+    fn wait_free(repl: &WebRepl, wait: Duration) -> Option<std::sync::MutexGuard<'_, bool>> {
         let taken = repl.in_session.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut taken, _) = repl
+        let (taken, _) = repl
             .place_freed
             .wait_timeout_while(taken, wait, |taken| *taken)
             .unwrap_or_else(|e| e.into_inner());
-        if *taken {
-            return None;
-        }
-        *taken = true;
-        Some(SessionPlace(repl))
+        (!*taken).then_some(taken)
     }
 }
 
@@ -169,6 +186,27 @@ impl Drop for SessionPlace<'_> {
     fn drop(&mut self) {
         *self.0.in_session.lock().unwrap_or_else(|e| e.into_inner()) = false;
         self.0.place_freed.notify_one();
+    }
+}
+
+/// A place at the password prompt; frees itself however the prompt ends.
+struct PromptPlace<'a>(&'a WebRepl);
+
+impl<'a> PromptPlace<'a> {
+    /// A place, or `None` when `max_prompts` clients are at the prompt already.
+    fn take(repl: &'a WebRepl) -> Option<PromptPlace<'a>> {
+        repl.prompts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < repl.max_prompts).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PromptPlace(repl))
+    }
+}
+
+impl Drop for PromptPlace<'_> {
+    fn drop(&mut self) {
+        self.0.prompts.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -185,21 +223,47 @@ impl WsHandler for WebRepl {
     fn session(&self, mut session: WsSession) {
         let out = session.sender();
         let remote = session.info().remote;
-        let Some(_place) = SessionPlace::take(self, SESSION_PLACE_WAIT) else {
-            log::warn!(target: "uhttpd", "{remote}: WebREPL refused, a session is already open");
+        let busy = || {
             let _ = out.text(BUSY);
-            return;
+        };
+        // Only a logged-in session keeps others out, but a client that sees
+        // one open gets the busy text at once rather than a futile prompt.
+        if SessionPlace::wait_free(self, SESSION_PLACE_WAIT).is_none() {
+            log::warn!(target: "uhttpd", "{remote}: WebREPL refused, a session is already open");
+            return busy();
+        }
+        let Some(prompt) = PromptPlace::take(self) else {
+            log::warn!(
+                target: "uhttpd",
+                "{remote}: WebREPL refused, {} clients are already at the password prompt",
+                self.max_prompts
+            );
+            return busy();
         };
         let _ = out.text(PASSWORD_PROMPT);
-        let Some(given) = read_password(&mut session) else {
-            return;
+        let given = match read_password(&mut session, self.prompt_timeout) {
+            Ok(given) => given,
+            Err(RecvTimeoutError::Timeout) => {
+                log::warn!(target: "uhttpd", "{remote}: WebREPL password not given in time, closed");
+                return;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
         };
         if !self.password_matches(&given) {
             log::warn!(target: "uhttpd", "{remote}: WebREPL login refused");
+            let judging = self.judging.lock().unwrap_or_else(|e| e.into_inner());
             thread::sleep(WRONG_PASSWORD_DELAY);
+            drop(judging);
             let _ = out.text(DENIED);
             return;
         }
+        drop(prompt);
+        // The first client to log in gets the session; a client that logged
+        // in just after a session ended waits for it to wind down.
+        let Some(_place) = SessionPlace::take(self, SESSION_PLACE_WAIT) else {
+            log::warn!(target: "uhttpd", "{remote}: WebREPL refused, another client logged in first");
+            return busy();
+        };
         log::info!(target: "uhttpd", "{remote}: WebREPL session opened");
         let terminal = Terminal(out.clone());
         self.interpreter.attach(terminal.clone());
@@ -337,17 +401,20 @@ impl WebRepl {
     }
 }
 
-/// Collects the password line from text or binary frames (webrepl_cli sends binary).
-fn read_password(session: &mut WsSession) -> Option<Vec<u8>> {
+/// Collects the password line from text or binary frames (webrepl_cli sends
+/// binary); the whole line must come within `timeout`.
+fn read_password(session: &mut WsSession, timeout: Duration) -> Result<Vec<u8>, RecvTimeoutError> {
+    let deadline = Instant::now() + timeout;
     let mut line = Vec::new();
     loop {
-        let data = match session.recv()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let data = match session.recv_timeout(left)? {
             WsMessage::Text(text) => text.into_bytes(),
             WsMessage::Binary(data) => data.to_vec(),
         };
         for byte in data {
             if byte == b'\r' || byte == b'\n' {
-                return Some(line);
+                return Ok(line);
             }
             if line.len() < MAX_PASSWORD_BYTES {
                 line.push(byte);
@@ -364,14 +431,22 @@ pub struct WaRequest {
     pub name: String,
 }
 
-/// Parses the 82-byte `<2sBBQLH64s` request; `None` if it is not one.
+/// Parses the 82-byte `<2sBBQLH64s` request; `None` if it is not one. The
+/// name field is padded with NULs at its end; a NUL inside the name (one
+/// followed by anything else) makes it no request, never a shorter name.
 pub fn parse_wa(request: &[u8]) -> Option<WaRequest> {
     if request.len() != WA_REQUEST_BYTES || &request[..2] != b"WA" {
         return None;
     }
     let size = u32::from_le_bytes(request[12..16].try_into().ok()?);
     let field = &request[18..];
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let end = field
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    if field[..end].contains(&0) {
+        return None;
+    }
     let name = String::from_utf8(field[..end].to_vec()).ok()?;
     Some(WaRequest {
         op: request[2],
@@ -551,6 +626,195 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(parse_wa(&bad), None);
         assert_eq!(&wb(1)[..], b"WB\x01\x00");
+    }
+
+    /// An interpreter that runs nothing: these tests are about logging in.
+    struct Idle;
+
+    impl Interpreter for Idle {
+        fn attach(&self, _: Terminal) {}
+        fn run(&self, _: &str, _: bool) -> bool {
+            false
+        }
+        fn reset(&self) {}
+        fn interrupt(&self) {}
+        fn detach(&self) {}
+    }
+
+    fn webrepl(prompt_timeout: Duration, max_prompts: usize) -> Arc<WebRepl> {
+        let fs = DeviceFs::new(&std::env::temp_dir(), None).unwrap();
+        let mut repl = WebRepl::new(Some("pw".into()), fs, AclSlot::default(), Arc::new(Idle));
+        repl.prompt_timeout = prompt_timeout;
+        repl.max_prompts = max_prompts;
+        Arc::new(repl)
+    }
+
+    /// A client of `repl`: its session runs on a thread of its own, as the server runs it.
+    struct Client {
+        bridge: crate::ws::WsBridge,
+        thread: thread::JoinHandle<()>,
+    }
+
+    fn connect(repl: &Arc<WebRepl>) -> Client {
+        let (session, bridge) = crate::ws::test_session();
+        let repl = repl.clone();
+        let thread = thread::spawn(move || repl.session(session));
+        Client { bridge, thread }
+    }
+
+    impl Client {
+        /// The next text the session sends (`None`: it ended), waiting at most 5 s.
+        fn next(&mut self) -> Option<String> {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match self.bridge.outgoing.try_recv() {
+                    Ok(WsMessage::Text(text)) => return Some(text),
+                    Ok(other) => panic!("unexpected {other:?}"),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the session said nothing for 5 s"
+                        );
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+
+        fn send(&self, text: &str) {
+            self.bridge
+                .incoming
+                .blocking_send(WsMessage::Text(text.into()))
+                .unwrap();
+        }
+
+        /// Answers the prompt with the right password and gets the session.
+        fn logs_in(&mut self) {
+            assert_eq!(self.next().as_deref(), Some(PASSWORD_PROMPT));
+            self.send("pw\r");
+            assert_eq!(self.next().as_deref(), Some(CONNECTED));
+        }
+
+        /// Gets the busy text, then the end of the session.
+        fn is_turned_away(&mut self) {
+            assert_eq!(self.next().as_deref(), Some(BUSY));
+            assert_eq!(self.next(), None);
+        }
+
+        /// Goes away; returns once its session has ended.
+        fn leave(self) {
+            drop(self.bridge);
+            self.thread.join().unwrap();
+        }
+    }
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    /// `n` clients, each shown the password prompt.
+    fn at_prompt(repl: &Arc<WebRepl>, n: usize) -> Vec<Client> {
+        let mut clients: Vec<Client> = (0..n).map(|_| connect(repl)).collect();
+        for client in &mut clients {
+            assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
+        }
+        clients
+    }
+
+    #[test]
+    fn prompt_limits_default_to_the_named_constants() {
+        let fs = DeviceFs::new(&std::env::temp_dir(), None).unwrap();
+        let repl = WebRepl::new(None, fs, AclSlot::default(), Arc::new(Idle));
+        assert_eq!(repl.prompt_timeout, limits::PASSWORD_PROMPT_TIMEOUT);
+        assert_eq!(repl.max_prompts, limits::MAX_PASSWORD_PROMPTS);
+    }
+
+    #[test]
+    fn a_client_idle_at_the_prompt_does_not_keep_others_out() {
+        let repl = webrepl(LONG, 4);
+        let mut idle = at_prompt(&repl, 1).remove(0);
+        let mut user = connect(&repl);
+        user.logs_in();
+        // The idle client answering now finds the session taken.
+        idle.send("pw\r");
+        idle.is_turned_away();
+        // While the session is open a newcomer gets the busy text, no prompt.
+        connect(&repl).is_turned_away();
+        user.leave();
+        connect(&repl).logs_in();
+    }
+
+    #[test]
+    fn an_unanswered_prompt_is_closed_at_the_prompt_timeout() {
+        let timeout = Duration::from_millis(200);
+        let repl = webrepl(timeout, 4);
+        let start = Instant::now();
+        let mut silent = at_prompt(&repl, 1).remove(0);
+        assert_eq!(silent.next(), None);
+        assert!(start.elapsed() >= timeout);
+        // The deadline is for the whole line: trickling bytes do not extend it.
+        let start = Instant::now();
+        let mut trickling = at_prompt(&repl, 1).remove(0);
+        for _ in 0..4 {
+            thread::sleep(Duration::from_millis(80));
+            let _ = trickling
+                .bridge
+                .incoming
+                .blocking_send(WsMessage::Text("p".into()));
+        }
+        assert_eq!(trickling.next(), None);
+        assert!(start.elapsed() < timeout * 3, "took {:?}", start.elapsed());
+        assert_eq!(repl.prompts.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn prompts_past_the_bound_get_the_busy_text() {
+        let repl = webrepl(LONG, 2);
+        let mut waiting = at_prompt(&repl, 2);
+        connect(&repl).is_turned_away();
+        // A prompt that ends frees its place.
+        waiting.pop().unwrap().leave();
+        connect(&repl).logs_in();
+    }
+
+    #[test]
+    fn wrong_answers_at_several_prompts_are_judged_one_at_a_time() {
+        let repl = webrepl(LONG, 4);
+        let mut guessers = at_prompt(&repl, 2);
+        let start = Instant::now();
+        for client in &guessers {
+            client.send("guess\r");
+        }
+        for client in &mut guessers {
+            assert_eq!(client.next().as_deref(), Some(DENIED));
+        }
+        assert!(start.elapsed() >= WRONG_PASSWORD_DELAY * 2 - Duration::from_millis(50));
+    }
+
+    #[test]
+    fn wa_names_lose_their_nul_padding_but_a_nul_inside_refuses() {
+        let name = |rec: Vec<u8>| parse_wa(&rec).map(|r| r.name);
+        assert_eq!(name(request(WA_GET, 0, "a.txt")), Some("a.txt".into()));
+        let full = "n".repeat(64);
+        assert_eq!(name(request(WA_GET, 0, &full)), Some(full));
+        assert_eq!(name(request(WA_GET, 0, "")), Some(String::new()));
+        for hostile in [
+            "a.txt\0x",
+            "a.txt\0\0x",
+            "\0a.txt",
+            "a\0",
+            "/lib/x.py\0.bak",
+        ] {
+            if hostile.ends_with('\0') {
+                // trailing NULs are padding: "a\0" is "a"
+                assert_eq!(name(request(WA_PUT, 1, hostile)), Some("a".into()));
+            } else {
+                assert_eq!(name(request(WA_PUT, 1, hostile)), None, "{hostile:?}");
+                assert_eq!(name(request(WA_GET, 0, hostile)), None, "{hostile:?}");
+            }
+        }
+        let mut last_byte = request(WA_GET, 0, "a.txt");
+        last_byte[WA_REQUEST_BYTES - 1] = b'x';
+        assert_eq!(parse_wa(&last_byte), None, "a NUL run then a final byte");
     }
 
     #[test]

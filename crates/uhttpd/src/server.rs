@@ -838,15 +838,15 @@ impl Connection {
         let mut probe = [0u8; 64];
         loop {
             tokio::select! {
-                event = subscription.events.recv() => match event {
+                event = subscription.recv() => match event {
                     Some(event) => {
                         // A burst goes out in one write: whatever is queued now.
                         self.out.clear();
                         self.out.extend_from_slice(&event);
                         while self.out.len() < EVENT_BATCH_BYTES {
-                            match subscription.events.try_recv() {
-                                Ok(more) => self.out.extend_from_slice(&more),
-                                Err(_) => break,
+                            match subscription.try_recv() {
+                                Some(more) => self.out.extend_from_slice(&more),
+                                None => break,
                             }
                         }
                         if self.write_out(x).await.is_err() {

@@ -2,7 +2,11 @@
 //! blocking session a handler thread sees. Framing, fragmentation, ping/pong
 //! and close codes are tungstenite's; the socket side lives in `server`.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -70,9 +74,39 @@ impl WsSession {
         self.incoming.blocking_recv()
     }
 
+    /// Like `recv`, but waits at most `timeout`: `Err(Timeout)` when nothing
+    /// came, `Err(Disconnected)` once the client closed or the server stops.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<WsMessage, RecvTimeoutError> {
+        let deadline = Instant::now() + timeout;
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.incoming.poll_recv(&mut cx) {
+                Poll::Ready(Some(message)) => return Ok(message),
+                Poll::Ready(None) => return Err(RecvTimeoutError::Disconnected),
+                Poll::Pending => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            // A wake (or a spurious unpark) polls again.
+            thread::park_timeout(left);
+        }
+    }
+
     /// A sender that can be used from other threads while `recv` waits.
     pub fn sender(&self) -> WsSender {
         WsSender(self.outgoing.clone())
+    }
+}
+
+/// Wakes the session thread that waits in `recv_timeout`.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
     }
 }
 
@@ -101,6 +135,20 @@ impl WsSender {
     pub fn binary(&self, data: impl Into<Bytes>) -> Result<()> {
         self.send(WsMessage::Binary(data.into()))
     }
+}
+
+/// Both ends of a session for a plain request, without a socket (unit tests).
+#[cfg(test)]
+pub(crate) fn test_session() -> (WsSession, WsBridge) {
+    let head = crate::proto::parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &Default::default())
+        .unwrap()
+        .unwrap()
+        .0;
+    session(Arc::new(RequestInfo {
+        head,
+        remote: "127.0.0.1:9".parse().unwrap(),
+        method: crate::method::Methods::GET,
+    }))
 }
 
 /// Checks an upgrade request; the `101` reply, or the status to refuse with.
@@ -184,6 +232,32 @@ mod tests {
             "{UPGRADE}Sec-WebSocket-Key: foo\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ));
         assert_eq!(handshake(&bad_key, false), Err(400));
+    }
+
+    #[test]
+    fn recv_timeout_returns_what_comes_and_gives_up_at_the_deadline() {
+        let (mut session, bridge) = test_session();
+        let start = Instant::now();
+        assert_eq!(
+            session.recv_timeout(Duration::from_millis(50)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        let incoming = bridge.incoming.clone();
+        let late = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(30));
+            incoming.blocking_send(WsMessage::Text("late".into()))
+        });
+        assert_eq!(
+            session.recv_timeout(Duration::from_secs(5)),
+            Ok(WsMessage::Text("late".into()))
+        );
+        late.join().unwrap().unwrap();
+        drop(bridge);
+        assert_eq!(
+            session.recv_timeout(Duration::from_secs(5)),
+            Err(RecvTimeoutError::Disconnected)
+        );
     }
 
     #[test]
