@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
-use crate::exchange::RequestInfo;
+use crate::host::request::RequestInfo;
 
 /// What a custom authenticator decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,11 +16,11 @@ use bytes::Bytes;
 use subtle::ConstantTimeEq;
 
 use crate::acl::{Access, AclSlot};
+use crate::drivers::websocket::{WsHandler, WsMessage, WsSender, WsSession};
+use crate::fs::PendingUpload;
 use crate::fs::{DeviceFs, VirtualPath};
 use crate::limits;
 use crate::lineedit::{Edit, LineEditor};
-use crate::upload::PendingUpload;
-use crate::ws::{WsHandler, WsMessage, WsSender, WsSession};
 
 pub const PASSWORD_PROMPT: &str = "Password: ";
 pub const CONNECTED: &str = "\r\nWebREPL connected\r\n>>> ";
@@ -277,7 +277,7 @@ impl WsHandler for WebRepl {
             thread::Builder::new()
                 .name("uhttpd-repl".into())
                 .spawn(move || {
-                    crate::pool::block_async_signals();
+                    crate::host::pool::block_async_signals();
                     execute(&*interpreter, &terminal, &editor, &busy, work_rx)
                 })
         };
@@ -651,12 +651,12 @@ mod tests {
 
     /// A client of `repl`: its session runs on a thread of its own, as the server runs it.
     struct Client {
-        bridge: crate::ws::WsBridge,
+        bridge: crate::drivers::websocket::WsBridge,
         thread: thread::JoinHandle<()>,
     }
 
     fn connect(repl: &Arc<WebRepl>) -> Client {
-        let (session, bridge) = crate::ws::test_session();
+        let (session, bridge) = crate::drivers::websocket::test_session();
         let repl = repl.clone();
         let thread = thread::spawn(move || repl.session(session));
         Client { bridge, thread }

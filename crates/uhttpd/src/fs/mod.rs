@@ -5,6 +5,8 @@
 
 mod device;
 mod path;
+mod write;
 
 pub use device::{is_reserved_name, DeviceFs, EntryKind, TEMP_SUFFIX};
 pub use path::{PathError, VirtualPath, MAX_COMPONENT_LEN, MAX_PATH_LEN};
+pub use write::{delete, io_status, make_dir, PendingUpload};

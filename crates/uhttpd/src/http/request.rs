@@ -493,32 +493,6 @@ fn chunk_size_line(buf: &mut BytesMut) -> Result<Option<u64>, ProtoError> {
     Ok(Some(size))
 }
 
-/// Appends one chunk of a chunked reply (`{hex len}\r\n{data}\r\n`); empty data appends nothing.
-pub fn encode_chunk(data: &[u8], out: &mut BytesMut) {
-    if data.is_empty() {
-        return;
-    }
-    let mut hex = [0u8; 16];
-    let mut i = hex.len();
-    let mut n = data.len();
-    loop {
-        i -= 1;
-        hex[i] = b"0123456789abcdef"[n & 0xf];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reserve(hex.len() - i + data.len() + 4);
-    out.extend_from_slice(&hex[i..]);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Ends a chunked reply.
-pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1366,28 +1340,12 @@ mod tests {
     }
 
     #[test]
-    fn encode_chunk_output() {
-        let mut out = BytesMut::new();
-        encode_chunk(b"", &mut out);
-        assert!(out.is_empty());
-        encode_chunk(b"hello", &mut out);
-        assert_eq!(&out[..], b"5\r\nhello\r\n");
-        out.clear();
-        let data = vec![b'x'; 0x1a2b];
-        encode_chunk(&data, &mut out);
-        assert_eq!(&out[..6], b"1a2b\r\n");
-        assert_eq!(&out[6..6 + data.len()], &data[..]);
-        assert_eq!(&out[6 + data.len()..], b"\r\n");
-        assert_eq!(LAST_CHUNK, b"0\r\n\r\n");
-    }
-
-    #[test]
     fn encoded_chunks_decode() {
         let mut out = BytesMut::new();
         for piece in [&b"a"[..], &[b'b'; 16], &[b'c'; 255], &[b'd'; 4096]] {
-            encode_chunk(piece, &mut out);
+            crate::http::reply::encode_chunk(piece, &mut out);
         }
-        out.extend_from_slice(LAST_CHUNK);
+        out.extend_from_slice(crate::http::reply::LAST_CHUNK);
         let (body, rest) = decode_all(BodyKind::Chunked, &out, 13, 100);
         let expected = [&b"a"[..], &[b'b'; 16], &[b'c'; 255], &[b'd'; 4096]].concat();
         assert_eq!(body, expected);

@@ -11,10 +11,10 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
+use crate::host::pool::wait_outside;
+use crate::http::reply::ReplyHead;
+use crate::http::request::{BodyKind, ProtoError, RequestHead};
 use crate::limits;
-use crate::pool::wait_outside;
-use crate::proto::{BodyKind, ProtoError, RequestHead};
-use crate::response::ReplyHead;
 use crate::Methods;
 
 /// What a handler or authenticator may know about a request.

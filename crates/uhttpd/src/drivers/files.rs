@@ -9,8 +9,15 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::acl::Access;
+use crate::drivers::file_acl;
 use crate::fs::{is_reserved_name, DeviceFs, EntryKind, PathError, VirtualPath};
-use crate::proto::RequestHead;
+use crate::host::request::RequestInfo;
+use crate::http::reply::{error_reply, Framing, ReplyHead, Status};
+use crate::http::request::RequestHead;
+use crate::io::conn::COALESCE_BODY_BYTES;
+use crate::io::conn::{Connection, Exchange, Next};
+use std::io;
+use std::sync::Arc;
 
 /// A `serve(prefix, base, dirs, ext)` registration.
 #[derive(Clone, Debug)]
@@ -370,6 +377,111 @@ fn redirect_target(head: &RequestHead) -> String {
     } else {
         format!("{}/?{}", head.path(), query)
     }
+}
+
+impl Connection {
+    pub(crate) async fn serve_files(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        files: Arc<FileServer>,
+    ) -> Next {
+        let shared = self.shared.clone();
+        let has_acl = shared
+            .file_acl
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        let outcome = if has_acl {
+            // The ACL callback runs on the decision pool; wait for it off the I/O thread.
+            tokio::task::spawn_blocking(move || {
+                files.decide(&shared.fs, &info.head, &|vpath, access| {
+                    file_acl(&shared, vpath, access)
+                })
+            })
+            .await
+            .unwrap_or(Outcome::Refused(500))
+        } else {
+            // A few stat/open calls on cached metadata: cheaper here than a
+            // hop to the blocking pool and back (nginx decides inline too).
+            files.decide(&shared.fs, &info.head, &|_, _| Ok(()))
+        };
+        let reply = match outcome {
+            Outcome::File(file) => {
+                let mut head = ReplyHead::new(
+                    Status::from_code(if file.partial { 206 } else { 200 }).unwrap_or_default(),
+                );
+                head.content_type = Some(Bytes::from(file.mime.clone()));
+                let _ = head.add_header("Last-Modified", file.validators.last_modified.clone());
+                let _ = head.add_header("ETag", file.validators.etag.clone());
+                let _ = head.add_header("Accept-Ranges", "bytes");
+                if file.partial {
+                    let end = file.start + file.len - 1;
+                    let _ = head.add_header(
+                        "Content-Range",
+                        format!("bytes {}-{end}/{}", file.start, file.total),
+                    );
+                }
+                if file.gzip {
+                    let _ = head.add_header("Content-Encoding", "gzip");
+                }
+                if file.vary {
+                    let _ = head.add_header("Vary", "Accept-Encoding");
+                }
+                let sent = if file.len <= COALESCE_BODY_BYTES as u64 {
+                    // Small files: read them and send head and body in one write.
+                    match read_range(&file.file, file.start, file.len) {
+                        Ok(body) => self.write_full(x, &head, &body).await,
+                        Err(_) => return Next::Close,
+                    }
+                } else {
+                    match self.write_head(x, &head, Framing::Length(file.len)).await {
+                        Ok(()) if !x.head_only => {
+                            self.send_file(x, &file.file, file.start, file.len).await
+                        }
+                        other => other,
+                    }
+                };
+                if sent.is_err() {
+                    return Next::Close;
+                }
+                return self.finish(x).await;
+            }
+            Outcome::NotModified(validators) => {
+                let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
+                let _ = head.add_header("ETag", validators.etag);
+                let _ = head.add_header("Last-Modified", validators.last_modified);
+                (head, Bytes::new())
+            }
+            Outcome::Listing(document) => {
+                let head = ReplyHead {
+                    content_type: Some(Bytes::from_static(b"application/json")),
+                    ..ReplyHead::default()
+                };
+                (head, document)
+            }
+            Outcome::Redirect(location) => {
+                let (mut head, body) = error_reply(301);
+                let _ = head.add_header("Location", location);
+                (head, body)
+            }
+            Outcome::RangeNotSatisfiable(total) => {
+                let (mut head, body) = error_reply(416);
+                let _ = head.add_header("Content-Range", format!("bytes */{total}"));
+                (head, body)
+            }
+            Outcome::Refused(code) => error_reply(code),
+        };
+        self.reply_and_finish(x, reply).await
+    }
+}
+
+/// `len` bytes of `file` from `start` (a small file sent with its head).
+fn read_range(file: &std::fs::File, start: u64, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut body = vec![0; usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?];
+    file.read_exact_at(&mut body, start)?;
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
-//! The file receiver (`receive`): where an upload goes, and the blocking disk
-//! work. An upload is written to a temporary file in the target directory,
-//! synced and renamed over the target, so a cut-off, refused or failed upload
-//! leaves the old file as it was and nothing else behind. Every write acts on
-//! one name inside a directory descriptor opened beneath root (see
-//! [`crate::fs::DeviceFs::open`]): a local user swapping a directory for a
-//! symlink cannot make it land outside.
+//! Writes beneath root: uploads (a temporary file in the target's
+//! directory, synced and renamed over the target), mkdir and delete. Every
+//! write acts on one name inside a directory descriptor opened beneath root
+//! (see [`DeviceFs::open`]): a local user swapping a directory for a symlink
+//! cannot make it land outside, and no link is ever written or deleted through.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -13,116 +11,8 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::fs::{is_reserved_name, DeviceFs, PathError, VirtualPath, TEMP_SUFFIX};
-use crate::proto::RequestHead;
-
-/// A `receive(dynamic, prefix, extonly, delete)` registration.
-#[derive(Clone, Debug)]
-pub struct Receiver {
-    /// `""` or `"/up"`: removed from the URL (dynamic), or the endpoint itself (static).
-    pub prefix: String,
-    /// Target from the URL (true) or from `Content-Disposition` (false).
-    pub dynamic: bool,
-    /// Refuse targets outside the external storage mount.
-    pub extonly: bool,
-}
-
-impl Receiver {
-    /// The device path a request targets.
-    pub fn target(&self, fs: &DeviceFs, head: &RequestHead) -> Result<VirtualPath, u16> {
-        let vpath = if self.dynamic {
-            let rest = head.path().strip_prefix(&self.prefix).unwrap_or("/");
-            VirtualPath::from_url(rest).map_err(path_status)?
-        } else {
-            let value = head.header("content-disposition").ok_or(400u16)?;
-            let name = disposition_filename(value).ok_or(400u16)?;
-            VirtualPath::from_device(&name).map_err(path_status)?
-        };
-        if vpath.is_root() {
-            return Err(403);
-        }
-        if self.extonly && !fs.ext().is_some_and(|ext| vpath.starts_with(ext)) {
-            return Err(403);
-        }
-        Ok(vpath)
-    }
-}
-
-fn path_status(error: PathError) -> u16 {
-    match error {
-        PathError::Hostile(_) => 400,
-        PathError::NotFound => 404,
-    }
-}
-
-/// The file name of `Content-Disposition: attachment; filename="/path"` (the
-/// seed's spelling `attachement` too; `filename*=UTF-8''…` preferred when given).
-pub fn disposition_filename(value: &[u8]) -> Option<String> {
-    let value = std::str::from_utf8(value).ok()?;
-    let mut parts = value.split(';');
-    let kind = parts.next()?.trim();
-    if !["attachment", "attachement", "form-data", "inline"]
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(kind))
-    {
-        return None;
-    }
-    let mut plain = None;
-    let mut extended = None;
-    for param in split_params(value.split_once(';')?.1) {
-        let (key, raw) = param.split_once('=')?;
-        let key = key.trim().to_ascii_lowercase();
-        let raw = raw.trim();
-        match key.as_str() {
-            "filename" => plain = Some(unquote(raw)?),
-            "filename*" => {
-                let (charset, rest) = raw.split_once('\'')?;
-                let (_, encoded) = rest.split_once('\'')?;
-                if !charset.eq_ignore_ascii_case("utf-8") {
-                    return None;
-                }
-                let decoded: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
-                extended = Some(String::from_utf8(decoded).ok()?);
-            }
-            _ => {}
-        }
-    }
-    extended.or(plain).filter(|name| !name.is_empty())
-}
-
-/// Splits parameters on `;` outside quoted strings.
-fn split_params(params: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, c) in params.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                out.push(&params[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&params[start..]);
-    out.into_iter().filter(|p| !p.trim().is_empty()).collect()
-}
-
-/// A token, or a quoted-string with `\` escapes.
-fn unquote(raw: &str) -> Option<String> {
-    let Some(inner) = raw.strip_prefix('"') else {
-        return Some(raw.to_string());
-    };
-    let inner = inner.strip_suffix('"')?;
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        out.push(if c == '\\' { chars.next()? } else { c });
-    }
-    Some(out)
-}
+use super::device::{is_reserved_name, DeviceFs, TEMP_SUFFIX};
+use super::path::VirtualPath;
 
 /// The status for a failed disk operation.
 pub fn io_status(error: &io::Error) -> u16 {
@@ -413,41 +303,8 @@ impl Drop for PendingUpload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::PathError;
     use std::path::PathBuf;
-
-    #[test]
-    fn disposition_names_in_every_accepted_spelling() {
-        let name = |v: &str| disposition_filename(v.as_bytes());
-        assert_eq!(
-            name(r#"attachment; filename="/path/to/file""#).as_deref(),
-            Some("/path/to/file")
-        );
-        assert_eq!(
-            name(r#"attachement; filename="/a.txt""#).as_deref(),
-            Some("/a.txt")
-        );
-        assert_eq!(
-            name("attachment; filename=plain.txt").as_deref(),
-            Some("plain.txt")
-        );
-        assert_eq!(
-            name(r#"attachment; filename="a\"b;c.txt""#).as_deref(),
-            Some("a\"b;c.txt")
-        );
-        assert_eq!(
-            name(r#"attachment; filename="x.txt"; filename*=UTF-8''%C3%A9t%C3%A9.txt"#).as_deref(),
-            Some("été.txt")
-        );
-        for bad in [
-            "",
-            "attachment",
-            r#"attachment; filename="""#,
-            r#"bogus; filename="a""#,
-            r#"attachment; filename="open"#,
-        ] {
-            assert_eq!(name(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn disk_errors_map_to_statuses() {

@@ -11,7 +11,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
+use crate::http::reply::{error_reply, Framing, ReplyHead};
+use crate::io::conn::{Connection, Exchange, Next};
 use crate::limits;
+use tokio::io::AsyncReadExt;
 
 /// The clients listening on one event URL.
 pub struct EventHub {
@@ -221,6 +224,74 @@ pub fn format_event(data: &[u8], event: Option<&str>) -> Result<Bytes> {
     Ok(out.freeze())
 }
 
+/// Queued events gathered into one write to an event client.
+const EVENT_BATCH_BYTES: usize = 64 * 1024;
+
+impl Connection {
+    /// Holds an EventSource client: its queued events, heartbeats when idle,
+    /// and its place freed the moment it goes away.
+    pub(crate) async fn stream_events(&mut self, x: &mut Exchange, hub: &Arc<EventHub>) -> Next {
+        let Some(mut subscription) = hub.subscribe_within(limits::EVENT_PLACE_WAIT).await else {
+            let (mut head, body) = error_reply(503);
+            let _ = head.add_header("Retry-After", "1");
+            return self.reply_and_finish(x, (head, body)).await;
+        };
+        let mut head = ReplyHead {
+            content_type: Some(Bytes::from_static(b"text/event-stream")),
+            ..ReplyHead::default()
+        };
+        let _ = head.add_header("Cache-Control", "no-cache");
+        let _ = head.add_header("X-Accel-Buffering", "no");
+        x.keep_alive = false;
+        if self
+            .write_head(x, &head, Framing::UntilClose)
+            .await
+            .is_err()
+            || x.head_only
+        {
+            return Next::Close;
+        }
+        // Unblocks clients that wait for the first bytes before firing `open`.
+        if self.write(b": connected\n\n").await.is_err() {
+            return Next::Close;
+        }
+        let heartbeat = self.shared.limits.event_heartbeat;
+        let mut probe = [0u8; 64];
+        loop {
+            tokio::select! {
+                event = subscription.recv() => match event {
+                    Some(event) => {
+                        // A burst goes out in one write: whatever is queued now.
+                        self.out.clear();
+                        self.out.extend_from_slice(&event);
+                        while self.out.len() < EVENT_BATCH_BYTES {
+                            match subscription.try_recv() {
+                                Some(more) => self.out.extend_from_slice(&more),
+                                None => break,
+                            }
+                        }
+                        if self.write_out(x).await.is_err() {
+                            return Next::Close;
+                        }
+                    }
+                    None => return Next::Close,
+                },
+                read = self.stream.read(&mut probe) => {
+                    // EventSource never sends; EOF or an error means it left.
+                    if matches!(read, Ok(0) | Err(_)) {
+                        return Next::Close;
+                    }
+                }
+                _ = tokio::time::sleep(heartbeat) => {
+                    if self.write(b":\n\n").await.is_err() {
+                        return Next::Close;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,7 +323,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_hub_waits_briefly_for_a_freed_place() {
+    pub(crate) async fn a_full_hub_waits_briefly_for_a_freed_place() {
         let hub = EventHub::new(1);
         let first = hub.subscribe().unwrap();
         assert!(hub

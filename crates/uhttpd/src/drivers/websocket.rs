@@ -14,9 +14,14 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::{Error, Result};
-use crate::exchange::RequestInfo;
+use crate::host::request::RequestInfo;
+use crate::http::reply::error_reply;
+use crate::http::request::RequestHead;
+use crate::io::conn::{Connection, Exchange, Next};
 use crate::limits;
-use crate::proto::RequestHead;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::WebSocketStream;
 
 /// A message in either direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,17 +142,102 @@ impl WsSender {
     }
 }
 
+impl Connection {
+    /// Upgrades to WebSocket and relays messages between the socket and a
+    /// session thread until either side ends.
+    pub(crate) async fn run_websocket(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        handler: Arc<dyn WsHandler>,
+    ) -> Next {
+        let compatible = handler.webrepl_compatible();
+        let accepted = match handshake(&info.head, compatible) {
+            Ok(accepted) => accepted,
+            Err(code) => {
+                let (mut head, body) = error_reply(code);
+                if code == 426 {
+                    let _ = head.add_header("Sec-WebSocket-Version", "13");
+                }
+                // A failed upgrade leaves the client unsure what follows: close.
+                x.keep_alive = false;
+                return self.reply_and_finish(x, (head, body)).await;
+            }
+        };
+        x.status = 101;
+        x.keep_alive = false;
+        if self.write(&accepted).await.is_err() {
+            return Next::Close;
+        }
+        let leftover = std::mem::take(&mut self.buf).to_vec();
+        let mut socket = WebSocketStream::from_partially_read(
+            &mut self.stream,
+            leftover,
+            Role::Server,
+            Some(config(compatible)),
+        )
+        .await;
+        let (session, mut bridge) = session(info);
+        let spawned = std::thread::Builder::new()
+            .name("uhttpd-ws".into())
+            .spawn(move || {
+                crate::host::pool::block_async_signals();
+                handler.session(session)
+            });
+        if spawned.is_err() {
+            return Next::Close;
+        }
+        // A message read from the client waits here until the session thread
+        // has room: reading more would buffer without bound, and waiting in
+        // place would stop the echo coming back (the session thread may be
+        // blocked sending it), a deadlock.
+        let mut unforwarded: Option<WsMessage> = None;
+        loop {
+            tokio::select! {
+                incoming = socket.next(), if unforwarded.is_none() => {
+                    unforwarded = match incoming {
+                        Some(Ok(Message::Text(text))) => Some(WsMessage::Text(text.to_string())),
+                        Some(Ok(Message::Binary(data))) => Some(WsMessage::Binary(data)),
+                        // Pings are answered and closes completed by tungstenite.
+                        Some(Ok(_)) => None,
+                        Some(Err(_)) | None => break,
+                    };
+                }
+                room = bridge.incoming.reserve(), if unforwarded.is_some() => match (room, unforwarded.take()) {
+                    (Ok(permit), Some(message)) => permit.send(message),
+                    _ => break,
+                },
+                outgoing = bridge.outgoing.recv() => {
+                    let sent = match outgoing {
+                        Some(WsMessage::Text(text)) => socket.send(Message::text(text)).await,
+                        Some(WsMessage::Binary(data)) => socket.send(Message::binary(data)).await,
+                        None => {
+                            let _ = socket.close(None).await;
+                            break;
+                        }
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        Next::Close
+    }
+}
+
 /// Both ends of a session for a plain request, without a socket (unit tests).
 #[cfg(test)]
 pub(crate) fn test_session() -> (WsSession, WsBridge) {
-    let head = crate::proto::parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &Default::default())
-        .unwrap()
-        .unwrap()
-        .0;
+    let head =
+        crate::http::request::parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &Default::default())
+            .unwrap()
+            .unwrap()
+            .0;
     session(Arc::new(RequestInfo {
         head,
         remote: "127.0.0.1:9".parse().unwrap(),
-        method: crate::method::Methods::GET,
+        method: crate::http::method::Methods::GET,
     }))
 }
 
@@ -168,9 +258,8 @@ pub fn handshake(head: &RequestHead, webrepl_compatible: bool) -> Result<Bytes, 
             return Err(400);
         }
     }
-    let accept = derive_accept_key(key);
-    Ok(Bytes::from(format!(
-        "HTTP/1.1 101 Switching Protocols\r\nServer: uhttpd\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    Ok(crate::http::reply::switching_protocols(&derive_accept_key(
+        key,
     )))
 }
 
@@ -199,7 +288,7 @@ pub(crate) fn config(webrepl_compatible: bool) -> WebSocketConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{parse_head, HeadLimits};
+    use crate::http::request::{parse_head, HeadLimits};
 
     fn head(text: &str) -> RequestHead {
         parse_head(text.as_bytes(), &HeadLimits::default())

@@ -1,4 +1,5 @@
-//! Reply heads: what a handler may set (validated), and their encoding.
+//! Reply encoding, all of it: heads (what a handler may set, validated),
+//! chunks, and the fixed replies (`101`, the over-capacity `503`).
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
@@ -240,6 +241,47 @@ pub(crate) fn error_reply(code: u16) -> (ReplyHead, Bytes) {
     (head, body)
 }
 
+/// Appends one chunk of a chunked reply (`{hex len}\r\n{data}\r\n`); empty data appends nothing.
+pub fn encode_chunk(data: &[u8], out: &mut BytesMut) {
+    if data.is_empty() {
+        return;
+    }
+    let mut hex = [0u8; 16];
+    let mut i = hex.len();
+    let mut n = data.len();
+    loop {
+        i -= 1;
+        hex[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reserve(hex.len() - i + data.len() + 4);
+    out.extend_from_slice(&hex[i..]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Ends a chunked reply.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Sent to a client over the connection cap, without reading its request.
+pub(crate) const OVERLOADED_REPLY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+
+/// The same for a CORS server (SPEC: every reply, errors included).
+pub(crate) const OVERLOADED_REPLY_CORS: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+
+/// The `101` that accepts a WebSocket upgrade, with its `Sec-WebSocket-Accept`.
+pub(crate) fn switching_protocols(accept: &str) -> Bytes {
+    Bytes::from(format!(
+        "HTTP/1.1 101 Switching Protocols\r\nServer: uhttpd\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +367,21 @@ mod tests {
         let streamed = encoded(&ok, Framing::UntilClose, http10);
         assert!(streamed.starts_with("HTTP/1.0 200 OK") && streamed.contains("Connection: close"));
         assert!(encoded(&ok, Framing::Chunked, KEEP).contains("Transfer-Encoding: chunked"));
+    }
+
+    #[test]
+    fn encode_chunk_output() {
+        let mut out = BytesMut::new();
+        encode_chunk(b"", &mut out);
+        assert!(out.is_empty());
+        encode_chunk(b"hello", &mut out);
+        assert_eq!(&out[..], b"5\r\nhello\r\n");
+        out.clear();
+        let data = vec![b'x'; 0x1a2b];
+        encode_chunk(&data, &mut out);
+        assert_eq!(&out[..6], b"1a2b\r\n");
+        assert_eq!(&out[6..6 + data.len()], &data[..]);
+        assert_eq!(&out[6 + data.len()..], b"\r\n");
+        assert_eq!(LAST_CHUNK, b"0\r\n\r\n");
     }
 }

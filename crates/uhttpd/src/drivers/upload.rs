@@ -1,0 +1,284 @@
+//! The receiver driver (`receive`): where an upload goes (from the URL or
+//! `Content-Disposition`), and the body streamed to disk in bounded memory.
+//! The disk work itself is [`crate::fs`]'s: an upload lands whole or not at all.
+
+use crate::acl::Access;
+use crate::drivers::{acl_check, blocking, file_acl, status_reply};
+use crate::fs::{self as device, PendingUpload};
+use crate::fs::{DeviceFs, PathError, VirtualPath};
+use crate::host::request::RequestInfo;
+use crate::http::reply::error_reply;
+use crate::http::request::RequestHead;
+use crate::http::request::{BodyKind, Decoded};
+use crate::io::conn::{Connection, Exchange, Next};
+use crate::limits;
+use crate::Methods;
+use bytes::Bytes;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A `receive(dynamic, prefix, extonly, delete)` registration.
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    /// `""` or `"/up"`: removed from the URL (dynamic), or the endpoint itself (static).
+    pub prefix: String,
+    /// Target from the URL (true) or from `Content-Disposition` (false).
+    pub dynamic: bool,
+    /// Refuse targets outside the external storage mount.
+    pub extonly: bool,
+}
+
+impl Receiver {
+    /// The device path a request targets.
+    pub fn target(&self, fs: &DeviceFs, head: &RequestHead) -> Result<VirtualPath, u16> {
+        let vpath = if self.dynamic {
+            let rest = head.path().strip_prefix(&self.prefix).unwrap_or("/");
+            VirtualPath::from_url(rest).map_err(path_status)?
+        } else {
+            let value = head.header("content-disposition").ok_or(400u16)?;
+            let name = disposition_filename(value).ok_or(400u16)?;
+            VirtualPath::from_device(&name).map_err(path_status)?
+        };
+        if vpath.is_root() {
+            return Err(403);
+        }
+        if self.extonly && !fs.ext().is_some_and(|ext| vpath.starts_with(ext)) {
+            return Err(403);
+        }
+        Ok(vpath)
+    }
+}
+
+fn path_status(error: PathError) -> u16 {
+    match error {
+        PathError::Hostile(_) => 400,
+        PathError::NotFound => 404,
+    }
+}
+
+/// The file name of `Content-Disposition: attachment; filename="/path"` (the
+/// seed's spelling `attachement` too; `filename*=UTF-8''…` preferred when given).
+pub fn disposition_filename(value: &[u8]) -> Option<String> {
+    let value = std::str::from_utf8(value).ok()?;
+    let mut parts = value.split(';');
+    let kind = parts.next()?.trim();
+    if !["attachment", "attachement", "form-data", "inline"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(kind))
+    {
+        return None;
+    }
+    let mut plain = None;
+    let mut extended = None;
+    for param in split_params(value.split_once(';')?.1) {
+        let (key, raw) = param.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let raw = raw.trim();
+        match key.as_str() {
+            "filename" => plain = Some(unquote(raw)?),
+            "filename*" => {
+                let (charset, rest) = raw.split_once('\'')?;
+                let (_, encoded) = rest.split_once('\'')?;
+                if !charset.eq_ignore_ascii_case("utf-8") {
+                    return None;
+                }
+                let decoded: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
+                extended = Some(String::from_utf8(decoded).ok()?);
+            }
+            _ => {}
+        }
+    }
+    extended.or(plain).filter(|name| !name.is_empty())
+}
+
+/// Splits parameters on `;` outside quoted strings.
+fn split_params(params: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in params.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                out.push(&params[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&params[start..]);
+    out.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+/// A token, or a quoted-string with `\` escapes.
+fn unquote(raw: &str) -> Option<String> {
+    let Some(inner) = raw.strip_prefix('"') else {
+        return Some(raw.to_string());
+    };
+    let inner = inner.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' { chars.next()? } else { c });
+    }
+    Some(out)
+}
+
+/// Internal status for "the client went away": nothing is answered.
+const CLIENT_GONE: u16 = 499;
+
+impl Connection {
+    pub(crate) async fn receive(
+        &mut self,
+        x: &mut Exchange,
+        info: Arc<RequestInfo>,
+        receiver: Arc<Receiver>,
+    ) -> Next {
+        let target = match receiver.target(&self.shared.fs, &info.head) {
+            Ok(target) => target,
+            Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
+        };
+        let shared = self.shared.clone();
+        if info.method == Methods::DELETE {
+            let force = crate::http::query::first(info.query(), b"force")
+                .is_some_and(|v| v == crate::http::query::QueryValue::Bytes(b"1".to_vec()));
+            let code = blocking(move || {
+                file_acl(&shared, &target, Access::Write)?;
+                let inside = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
+                device::delete(&shared.fs, &target, force, &inside)
+            })
+            .await;
+            return self.reply_and_finish(x, status_reply(code)).await;
+        }
+        if target.is_dir() {
+            let code = blocking(move || {
+                file_acl(&shared, &target, Access::Write)?;
+                device::make_dir(&shared.fs, &target)
+            })
+            .await;
+            return self.reply_and_finish(x, status_reply(code)).await;
+        }
+        if let (Some(max), BodyKind::Length(n)) =
+            (self.shared.limits.max_upload_bytes, info.head.body)
+        {
+            if n > max {
+                return self.reply_and_finish(x, error_reply(413)).await;
+            }
+        }
+        let pending = blocking(move || {
+            file_acl(&shared, &target, Access::Write)?;
+            PendingUpload::begin(&shared.fs, &target)
+        })
+        .await;
+        let code = match pending {
+            Ok(pending) => self.stream_upload(x, pending).await,
+            Err(code) => Err(code),
+        };
+        match code {
+            Ok(code) => self.reply_and_finish(x, status_reply(Ok(code))).await,
+            Err(CLIENT_GONE) => Next::Close,
+            Err(code) if code == 507 => {
+                log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.target);
+                x.keep_alive = false;
+                self.reply_and_finish(x, error_reply(code)).await
+            }
+            // The body was not read to its end: answer, then close.
+            Err(code) => {
+                x.keep_alive = false;
+                self.reply_and_finish(x, error_reply(code)).await
+            }
+        }
+    }
+
+    /// Copies the body into `pending` through a bounded channel to a disk
+    /// writer, so socket reads and disk writes overlap in bounded memory.
+    pub(crate) async fn stream_upload(
+        &mut self,
+        x: &mut Exchange,
+        pending: PendingUpload,
+    ) -> Result<u16, u16> {
+        self.send_continue(x).await.map_err(|_| CLIENT_GONE)?;
+        let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(limits::BODY_CHANNEL_PIECES);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut pending = pending;
+            while let Some(piece) = rx.blocking_recv() {
+                match piece {
+                    Some(data) => pending.write(&data)?,
+                    None => return pending.commit(),
+                }
+            }
+            // The sender went away before the end: dropping removes the temp file.
+            Err(CLIENT_GONE)
+        });
+        let max = self.shared.limits.max_upload_bytes.unwrap_or(u64::MAX);
+        let mut received = 0u64;
+        let fed = loop {
+            match x.decoder.decode(&mut self.buf, limits::BODY_PIECE_BYTES) {
+                Ok(Decoded::Data(piece)) => {
+                    received += piece.len() as u64;
+                    if received > max {
+                        break Err(413);
+                    }
+                    if tx.send(Some(piece)).await.is_err() {
+                        break Ok(()); // the writer failed; its status follows
+                    }
+                }
+                Ok(Decoded::Done) => {
+                    let _ = tx.send(None).await;
+                    break Ok(());
+                }
+                Ok(Decoded::NeedMore) => match self.fill().await {
+                    Ok(n) if n > 0 => {}
+                    Ok(_) | Err(_) => break Err(CLIENT_GONE),
+                },
+                Err(e) => break Err(e.status),
+            }
+        };
+        drop(tx);
+        let written = writer.await.unwrap_or(Err(500));
+        match fed {
+            Err(code) => Err(code),
+            Ok(()) => written,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_names_in_every_accepted_spelling() {
+        let name = |v: &str| disposition_filename(v.as_bytes());
+        assert_eq!(
+            name(r#"attachment; filename="/path/to/file""#).as_deref(),
+            Some("/path/to/file")
+        );
+        assert_eq!(
+            name(r#"attachement; filename="/a.txt""#).as_deref(),
+            Some("/a.txt")
+        );
+        assert_eq!(
+            name("attachment; filename=plain.txt").as_deref(),
+            Some("plain.txt")
+        );
+        assert_eq!(
+            name(r#"attachment; filename="a\"b;c.txt""#).as_deref(),
+            Some("a\"b;c.txt")
+        );
+        assert_eq!(
+            name(r#"attachment; filename="x.txt"; filename*=UTF-8''%C3%A9t%C3%A9.txt"#).as_deref(),
+            Some("été.txt")
+        );
+        for bad in [
+            "",
+            "attachment",
+            r#"attachment; filename="""#,
+            r#"bogus; filename="a""#,
+            r#"attachment; filename="open"#,
+        ] {
+            assert_eq!(name(bad), None, "{bad}");
+        }
+    }
+}

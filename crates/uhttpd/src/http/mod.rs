@@ -1,0 +1,9 @@
+//! Pure HTTP/1.1: no sockets, no runtime, no filesystem. Request heads and
+//! bodies are parsed from byte buffers ([`request`]), replies encoded into them
+//! ([`reply`]); [`exchange`] decides, per request, what the connection does
+//! next. Everything here is unit-tested on byte strings and values.
+
+pub mod method;
+pub mod query;
+pub mod reply;
+pub mod request;

@@ -1,0 +1,453 @@
+//! One connection's loop: read a request head, route it, hand it to the
+//! driver of its endpoint kind, and settle what follows (keep-alive, drain,
+//! close). The only code that reads from the socket; replies are written
+//! through the helpers here.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use crate::auth::{basic_matches, Auth, AuthDecision};
+use crate::drivers::websocket::{self as ws};
+use crate::drivers::{decide, denial};
+use crate::error::Result;
+use crate::host::request::RequestInfo;
+use crate::http::reply::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
+use crate::http::request::{self as proto, BodyDecoder, Decoded, HeadLimits, RequestHead, Version};
+use crate::io::sendfile::while_progressing;
+use crate::limits;
+use crate::router::Match;
+use crate::server::{Endpoint, Shared};
+use crate::Methods;
+
+/// Read size for request heads; bodies read [`limits::BODY_PIECE_BYTES`] at a time.
+pub(crate) const HEAD_READ_BYTES: usize = 4096;
+
+/// Bodies up to this size go out in the same write as the head.
+pub(crate) const COALESCE_BODY_BYTES: usize = 16 * 1024;
+
+/// Whether the connection serves another request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    KeepAlive,
+    Close,
+}
+
+pub(crate) enum HeadError {
+    Refused(proto::ProtoError),
+    TimedOut,
+    Gone,
+}
+
+/// One request's progress, for framing and the access log.
+pub(crate) struct Exchange {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) version: Version,
+    pub(crate) head_only: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) continue_sent: bool,
+    pub(crate) decoder: BodyDecoder,
+    /// The body turned out malformed, or too slow (408), while a handler read
+    /// it: the status its failure should become, not the handler's 500. Such
+    /// a body is not drained.
+    pub(crate) body_error: Option<u16>,
+    pub(crate) status: u16,
+    pub(crate) bytes_out: u64,
+}
+
+impl Exchange {
+    pub(crate) fn new(head: &RequestHead) -> Exchange {
+        Exchange {
+            method: head.method.clone(),
+            target: head.target.clone(),
+            version: head.version,
+            head_only: head.method == "HEAD",
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+            continue_sent: false,
+            decoder: BodyDecoder::new(head.body),
+            body_error: None,
+            status: 0,
+            bytes_out: 0,
+        }
+    }
+
+    pub(crate) fn wire(&self, cors: bool) -> Wire {
+        Wire {
+            keep_alive: self.keep_alive,
+            http10: self.version == Version::Http10,
+            cors,
+        }
+    }
+}
+
+pub(crate) struct Connection {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) stream: TcpStream,
+    pub(crate) remote: SocketAddr,
+    pub(crate) buf: BytesMut,
+    pub(crate) out: BytesMut,
+}
+
+impl Connection {
+    pub(crate) async fn run(mut self) {
+        let mut first = true;
+        loop {
+            let head = match self.read_head(first).await {
+                Ok(Some(head)) => head,
+                Ok(None) | Err(HeadError::Gone) => return,
+                Err(HeadError::Refused(e)) => return self.refuse(e.status, e.reason).await,
+                Err(HeadError::TimedOut) => {
+                    return self.refuse(408, "request head timed out").await
+                }
+            };
+            first = false;
+            let mut x = Exchange::new(&head);
+            let next = self.serve(&mut x, head).await;
+            log::info!(
+                target: "uhttpd",
+                "{} \"{} {} {}\" {} {}",
+                self.remote,
+                x.method,
+                x.target,
+                if x.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+                x.status,
+                x.bytes_out
+            );
+            if next == Next::Close {
+                let _ = self.stream.shutdown().await;
+                return;
+            }
+        }
+    }
+
+    /// Reads one request head. `Ok(None)`: the client closed (or idled out) between requests.
+    pub(crate) async fn read_head(
+        &mut self,
+        first: bool,
+    ) -> Result<Option<RequestHead>, HeadError> {
+        let limits = self.shared.limits;
+        let head_limits = HeadLimits {
+            max_head_bytes: limits.max_head_bytes,
+            max_uri_bytes: limits.max_uri_bytes,
+        };
+        if self.buf.is_empty() {
+            // Idle: hold no buffer while waiting, so idle connections stay cheap.
+            self.buf = BytesMut::new();
+            let wait = if first {
+                limits.header_timeout
+            } else {
+                limits.idle_timeout
+            };
+            match timeout(wait, self.stream.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Ok(None),
+            }
+        }
+        let deadline = Instant::now() + limits.header_timeout;
+        loop {
+            if !self.buf.is_empty() {
+                match proto::parse_head(&self.buf, &head_limits) {
+                    Ok(Some((head, used))) => {
+                        let _ = self.buf.split_to(used);
+                        return Ok(Some(head));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(HeadError::Refused(e)),
+                }
+            }
+            self.buf.reserve(HEAD_READ_BYTES);
+            match timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) if self.buf.is_empty() => return Ok(None),
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadError::Gone),
+                Ok(Ok(_)) => {}
+                Err(_) if self.buf.is_empty() => return Ok(None),
+                Err(_) => return Err(HeadError::TimedOut),
+            }
+        }
+    }
+
+    /// Answers a request that could not be parsed, and closes.
+    pub(crate) async fn refuse(mut self, status: u16, reason: &str) {
+        log::info!(target: "uhttpd", "{} refused: {status} {reason}", self.remote);
+        let (head, body) = error_reply(status);
+        let wire = Wire {
+            keep_alive: false,
+            http10: false,
+            cors: self.shared.cors,
+        };
+        self.out.clear();
+        encode_head(
+            &mut self.out,
+            &head,
+            Framing::Length(body.len() as u64),
+            wire,
+        );
+        self.out.extend_from_slice(&body);
+        let out = std::mem::take(&mut self.out);
+        let _ = self.write(&out).await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    pub(crate) async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
+        if head.method == "OPTIONS" {
+            let reply = self.options_reply(&head);
+            return self.reply_and_finish(x, reply).await;
+        }
+        let Some(method) = Methods::from_token(&head.method) else {
+            return self.reply_and_finish(x, error_reply(501)).await;
+        };
+        if let Auth::Basic(expected) = &self.shared.auth {
+            if !basic_matches(expected, head.header("authorization")) {
+                return self.reply_and_finish(x, denial(401)).await;
+            }
+        }
+        let found = {
+            let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+            let upgrade = ws::is_upgrade(&head);
+            let accept = |route: &crate::router::Route<Endpoint>| {
+                upgrade || !matches!(route.target, Endpoint::WebSocket(_))
+            };
+            match router.find(head.path(), method, accept) {
+                Match::Found(route) => Ok(route.target.clone()),
+                Match::MethodNotAllowed(allowed) => Err(allowed),
+                Match::NotFound => Err(Methods::NONE),
+            }
+        };
+        let endpoint = match found {
+            Ok(endpoint) => endpoint,
+            Err(allowed) if allowed.is_empty() => {
+                return self.reply_and_finish(x, error_reply(404)).await
+            }
+            Err(allowed) => {
+                let (mut reply, body) = error_reply(405);
+                let _ = reply.add_header("Allow", allowed.allow_header());
+                return self.reply_and_finish(x, (reply, body)).await;
+            }
+        };
+        let info = Arc::new(RequestInfo {
+            head,
+            remote: self.remote,
+            method,
+        });
+        match endpoint {
+            Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
+            Endpoint::Files(files) => match self.authenticate(&info).await {
+                Ok(()) => self.serve_files(x, info, files).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
+            },
+            Endpoint::Receiver(receiver) => match self.authenticate(&info).await {
+                Ok(()) => self.receive(x, info, receiver).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
+            },
+            Endpoint::WebSocket(handler) => match self.authenticate(&info).await {
+                Ok(()) => self.run_websocket(x, info, handler).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
+            },
+            Endpoint::Events(hub) => match self.authenticate(&info).await {
+                Ok(()) => self.stream_events(x, &hub).await,
+                Err(code) => self.reply_and_finish(x, denial(code)).await,
+            },
+        }
+    }
+
+    /// AUTH_CUSTOM for endpoints that are not handlers (those check it on their thread).
+    pub(crate) async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
+        let Auth::Custom(authenticator) = &self.shared.auth else {
+            return Ok(());
+        };
+        let (authenticator, info) = (authenticator.clone(), info.clone());
+        match decide(&self.shared, move || authenticator.authenticate(&info)).await {
+            Some(AuthDecision::Allow) => Ok(()),
+            Some(AuthDecision::Deny(code)) => Err(code),
+            None => Err(503),
+        }
+    }
+
+    /// OPTIONS: the verbs routed for the path (CORS preflights included); never challenged.
+    pub(crate) fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
+        let allowed = {
+            let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+            if head.target == "*" {
+                router.all_methods()
+            } else {
+                router.allowed(head.path())
+            }
+        };
+        if allowed.is_empty() && head.target != "*" {
+            return error_reply(404);
+        }
+        let mut reply = ReplyHead::new(Status::from_code(204).unwrap_or_default());
+        let allow = allowed.allow_header();
+        let _ = reply.add_header("Allow", allow.clone());
+        if self.shared.cors {
+            let _ = reply.add_header("Access-Control-Allow-Methods", allow);
+            if let Some(asked) = head.header("access-control-request-headers") {
+                let _ = reply.add_header("Access-Control-Allow-Headers", asked.to_vec());
+            }
+            let _ = reply.add_header("Access-Control-Max-Age", "86400");
+        }
+        (reply, Bytes::new())
+    }
+
+    pub(crate) async fn reply_and_finish(
+        &mut self,
+        x: &mut Exchange,
+        (head, body): (ReplyHead, Bytes),
+    ) -> Next {
+        if self.write_full(x, &head, &body).await.is_err() {
+            return Next::Close;
+        }
+        self.finish(x).await
+    }
+
+    /// After the reply: skip what is left of the body if that is cheap, else close.
+    pub(crate) async fn finish(&mut self, x: &mut Exchange) -> Next {
+        if !x.decoder.is_done() && (x.body_error.is_some() || !self.drain_body(x).await) {
+            x.keep_alive = false;
+        }
+        if x.keep_alive && !*self.shared.shutdown.borrow() {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    pub(crate) async fn drain_body(&mut self, x: &mut Exchange) -> bool {
+        if x.expect_continue && !x.continue_sent {
+            // The client waits for our go-ahead; without it the body may never come.
+            return false;
+        }
+        let mut budget = self.shared.limits.max_drain_bytes;
+        loop {
+            match x.decoder.decode(&mut self.buf, usize::MAX) {
+                Ok(Decoded::Data(piece)) => match budget.checked_sub(piece.len() as u64) {
+                    Some(left) => budget = left,
+                    None => return false,
+                },
+                Ok(Decoded::Done) => return true,
+                Ok(Decoded::NeedMore) => {
+                    if !matches!(self.fill().await, Ok(n) if n > 0) {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The go-ahead an `Expect: 100-continue` client waits for, once.
+    pub(crate) async fn send_continue(&mut self, x: &mut Exchange) -> io::Result<()> {
+        if x.expect_continue && !x.continue_sent {
+            x.continue_sent = true;
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        Ok(())
+    }
+
+    /// Reads more bytes into `buf`, within the stall timeout.
+    pub(crate) async fn fill(&mut self) -> io::Result<usize> {
+        match timeout(
+            self.shared.limits.io_timeout,
+            read_more(&mut self.stream, &mut self.buf),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Writes all of `data`. The stall timeout bounds time without progress,
+    /// not the transfer: a slow but steady client is served to the end.
+    pub(crate) async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let (fd, limit) = (self.stream.as_raw_fd(), self.shared.limits.io_timeout);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let written = while_progressing(fd, limit, self.stream.write(rest)).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            rest = &rest[written..];
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn write_out(&mut self, x: &mut Exchange) -> io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        x.bytes_out += out.len() as u64;
+        let result = self.write(&out).await;
+        self.out = out;
+        self.out.clear();
+        result
+    }
+
+    /// Decides, before a head goes out, whether the connection can survive
+    /// this request, so the head can say `Connection: close` when it cannot.
+    pub(crate) fn settle_keep_alive(&self, x: &mut Exchange) {
+        if x.decoder.is_done() {
+            return;
+        }
+        let waiting_for_go_ahead = x.expect_continue && !x.continue_sent;
+        let too_much_left = x
+            .decoder
+            .remaining()
+            .is_some_and(|left| left > self.shared.limits.max_drain_bytes);
+        if waiting_for_go_ahead || too_much_left {
+            x.keep_alive = false;
+        }
+    }
+
+    pub(crate) async fn write_head(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        framing: Framing,
+    ) -> io::Result<()> {
+        self.settle_keep_alive(x);
+        x.status = head.status.code;
+        self.out.clear();
+        encode_head(&mut self.out, head, framing, x.wire(self.shared.cors));
+        self.write_out(x).await
+    }
+
+    pub(crate) async fn write_full(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        body: &[u8],
+    ) -> io::Result<()> {
+        self.settle_keep_alive(x);
+        x.status = head.status.code;
+        self.out.clear();
+        encode_head(
+            &mut self.out,
+            head,
+            Framing::Length(body.len() as u64),
+            x.wire(self.shared.cors),
+        );
+        let send_body = !x.head_only && !head.status.forbids_body();
+        if send_body && body.len() <= COALESCE_BODY_BYTES {
+            self.out.extend_from_slice(body);
+        }
+        self.write_out(x).await?;
+        if send_body && body.len() > COALESCE_BODY_BYTES {
+            x.bytes_out += body.len() as u64;
+            self.write(body).await?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    buf.reserve(limits::BODY_PIECE_BYTES);
+    stream.read_buf(buf).await
+}
