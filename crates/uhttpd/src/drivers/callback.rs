@@ -12,10 +12,11 @@ use tokio::time::{timeout_at, Instant};
 use crate::auth::{Auth, AuthDecision};
 use crate::drivers::denial;
 use crate::host::pool::Job;
-use crate::host::request::{self as exchange, BodyFailure, BodyMsg, ReplyEvent, RequestInfo};
+use crate::host::request::{self as exchange, BodyMsg, ReplyEvent, RequestInfo};
+use crate::http::exchange::{BodyRefusal, Exchange, ReplyBody};
 use crate::http::reply::{self, error_reply, Framing};
-use crate::http::request::{Decoded, Version};
-use crate::io::conn::{read_more, Connection, Exchange, Next};
+use crate::http::request::Decoded;
+use crate::io::conn::{read_more, Connection, Next};
 use crate::limits;
 use crate::server::Handler;
 
@@ -26,14 +27,14 @@ impl Connection {
         info: Arc<RequestInfo>,
         handler: Arc<dyn Handler>,
     ) -> Next {
-        let has_body = !x.decoder.is_done();
+        let has_body = x.has_body();
         let (request, ends) = exchange::channel(info);
         let mut body_tx = Some(ends.body_tx);
         let mut gathered = BytesMut::new();
         // The first piece of a body sent without waiting for `100 Continue` is
         // read before the callback is queued: a client trickling a small body
         // then holds its connection, never a handler thread.
-        if has_body && !x.expect_continue {
+        if has_body && !x.awaits_go_ahead() {
             let deadline = Instant::now() + self.shared.limits.body_timeout;
             let first = loop {
                 if let Some(msg) = self.collect_piece(x, &mut gathered) {
@@ -45,9 +46,8 @@ impl Connection {
                     Ok(Ok(n)) if n > 0 => {}
                     Ok(_) => return Next::Close,
                     Err(_) => {
-                        x.keep_alive = false;
-                        x.body_error = Some(408);
-                        break BodyMsg::Failed(BodyFailure::TimedOut);
+                        x.body_refused(BodyRefusal::TooSlow);
+                        break BodyMsg::Failed(BodyRefusal::TooSlow);
                     }
                 }
             };
@@ -88,7 +88,6 @@ impl Connection {
         let mut piece: Option<BodyMsg> = None;
         // When the piece being gathered must be complete (see BODY_PIECE_TIMEOUT).
         let mut piece_deadline: Option<Instant> = None;
-        let mut streaming: Option<Framing> = None;
         loop {
             let need_read = wanted && piece.is_none() && body_tx.is_some();
             let deadline = match (need_read, piece_deadline) {
@@ -104,7 +103,7 @@ impl Connection {
                 event = reply_rx.recv() => {
                     let event = match event {
                         Some(event) => event,
-                        None => match streaming {
+                        None => match x.streaming() {
                             None => {
                                 log::error!(target: "uhttpd", "handler for {} returned without a reply; answering 500", x.target);
                                 ReplyEvent::Deny(500)
@@ -113,7 +112,7 @@ impl Connection {
                             Some(_) => return Next::Close,
                         },
                     };
-                    match self.relay(x, event, &mut streaming).await {
+                    match self.relay(x, event).await {
                         Ok(true) => return self.finish(x).await,
                         Ok(false) => {}
                         Err(_) => return Next::Close,
@@ -149,14 +148,11 @@ impl Connection {
                 read = timeout_at(read_until, read_more(&mut self.stream, &mut self.buf)), if need_read => {
                     piece = match read {
                         Ok(Ok(n)) if n > 0 => self.collect_piece(x, &mut gathered),
-                        Ok(_) => Some(BodyMsg::Failed(BodyFailure::ClientGone)),
-                        Err(_) => {
-                            x.body_error = Some(408);
-                            Some(BodyMsg::Failed(BodyFailure::TimedOut))
-                        }
+                        Ok(_) => Some(BodyMsg::Failed(BodyRefusal::ClientGone)),
+                        Err(_) => Some(BodyMsg::Failed(BodyRefusal::TooSlow)),
                     };
-                    if matches!(piece, Some(BodyMsg::Failed(_))) {
-                        x.keep_alive = false;
+                    if let Some(BodyMsg::Failed(why)) = piece {
+                        x.body_refused(why);
                     }
                 }
             }
@@ -189,52 +185,34 @@ impl Connection {
                 Ok(Decoded::Done) => return Some(BodyMsg::Data(gathered.split().freeze())),
                 Ok(Decoded::NeedMore) => return None,
                 Err(e) => {
-                    x.keep_alive = false;
-                    x.body_error = Some(e.status);
-                    return Some(BodyMsg::Failed(BodyFailure::Malformed(e)));
+                    x.body_refused(BodyRefusal::Malformed(e));
+                    return Some(BodyMsg::Failed(BodyRefusal::Malformed(e)));
                 }
             }
         }
     }
 
     /// Writes one reply event. `Ok(true)` when the reply is complete.
-    pub(crate) async fn relay(
-        &mut self,
-        x: &mut Exchange,
-        event: ReplyEvent,
-        streaming: &mut Option<Framing>,
-    ) -> io::Result<bool> {
+    pub(crate) async fn relay(&mut self, x: &mut Exchange, event: ReplyEvent) -> io::Result<bool> {
         match event {
             ReplyEvent::Full(head, body) => {
                 self.write_full(x, &head, &body).await?;
                 Ok(true)
             }
             ReplyEvent::Deny(code) => {
-                // A handler that failed on a malformed body: the client's fault.
-                let code = match (code, x.body_error) {
-                    (500, Some(client_error)) => client_error,
-                    _ => code,
-                };
-                let (head, body) = denial(code);
+                let (head, body) = denial(x.failure_status(code));
                 self.write_full(x, &head, &body).await?;
                 Ok(true)
             }
             ReplyEvent::Abort => Err(io::ErrorKind::ConnectionAborted.into()),
             ReplyEvent::ChunkStart(head) => {
-                let framing = if x.version == Version::Http10 {
-                    x.keep_alive = false;
-                    Framing::UntilClose
-                } else {
-                    Framing::Chunked
-                };
-                *streaming = Some(framing);
-                self.write_head(x, &head, framing).await?;
+                self.write_head(x, &head, ReplyBody::Streamed).await?;
                 Ok(false)
             }
             ReplyEvent::Chunk(data) => {
                 if !x.head_only {
                     self.out.clear();
-                    if *streaming == Some(Framing::Chunked) {
+                    if x.streaming() == Some(Framing::Chunked) {
                         reply::encode_chunk(&data, &mut self.out);
                     } else {
                         self.out.extend_from_slice(&data);
@@ -244,18 +222,14 @@ impl Connection {
                 Ok(false)
             }
             ReplyEvent::ChunkEnd => {
-                if !x.head_only && *streaming == Some(Framing::Chunked) {
+                if x.end_reply().unwrap_or(false) {
                     x.bytes_out += reply::LAST_CHUNK.len() as u64;
                     self.write(reply::LAST_CHUNK).await?;
                 }
                 Ok(true)
             }
             ReplyEvent::Raw(data) => {
-                *streaming = Some(Framing::UntilClose);
-                x.keep_alive = false;
-                if x.status == 0 {
-                    x.status = raw_status(&data);
-                }
+                x.raw_reply(raw_status(&data));
                 x.bytes_out += data.len() as u64;
                 self.write(&data).await?;
                 Ok(false)

@@ -11,8 +11,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
-use crate::http::reply::{error_reply, Framing, ReplyHead};
-use crate::io::conn::{Connection, Exchange, Next};
+use crate::http::exchange::{Exchange, ReplyBody};
+use crate::http::reply::{error_reply, ReplyHead};
+use crate::io::conn::{Connection, Next};
 use crate::limits;
 use tokio::io::AsyncReadExt;
 
@@ -242,9 +243,8 @@ impl Connection {
         };
         let _ = head.add_header("Cache-Control", "no-cache");
         let _ = head.add_header("X-Accel-Buffering", "no");
-        x.keep_alive = false;
         if self
-            .write_head(x, &head, Framing::UntilClose)
+            .write_head(x, &head, ReplyBody::UntilClose)
             .await
             .is_err()
             || x.head_only

@@ -12,10 +12,11 @@ use crate::acl::Access;
 use crate::drivers::file_acl;
 use crate::fs::{is_reserved_name, DeviceFs, EntryKind, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
-use crate::http::reply::{error_reply, Framing, ReplyHead, Status};
+use crate::http::exchange::{Exchange, ReplyBody};
+use crate::http::reply::{error_reply, ReplyHead, Status};
 use crate::http::request::RequestHead;
 use crate::io::conn::COALESCE_BODY_BYTES;
-use crate::io::conn::{Connection, Exchange, Next};
+use crate::io::conn::{Connection, Next};
 use std::io;
 use std::sync::Arc;
 
@@ -435,7 +436,7 @@ impl Connection {
                         Err(_) => return Next::Close,
                     }
                 } else {
-                    match self.write_head(x, &head, Framing::Length(file.len)).await {
+                    match self.write_head(x, &head, ReplyBody::Length(file.len)).await {
                         Ok(()) if !x.head_only => {
                             self.send_file(x, &file.file, file.start, file.len).await
                         }

@@ -7,10 +7,11 @@ use crate::drivers::{acl_check, blocking, file_acl, status_reply};
 use crate::fs::{self as device, PendingUpload};
 use crate::fs::{DeviceFs, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
+use crate::http::exchange::{BodyRefusal, Exchange};
 use crate::http::reply::error_reply;
 use crate::http::request::RequestHead;
 use crate::http::request::{BodyKind, Decoded};
-use crate::io::conn::{Connection, Exchange, Next};
+use crate::io::conn::{Connection, Next};
 use crate::limits;
 use crate::Methods;
 use bytes::Bytes;
@@ -125,8 +126,13 @@ fn unquote(raw: &str) -> Option<String> {
     Some(out)
 }
 
-/// Internal status for "the client went away": nothing is answered.
-const CLIENT_GONE: u16 = 499;
+/// Why an upload did not land.
+enum UploadFailure {
+    /// The body did not arrive whole: the client left, stalled or broke the framing.
+    Body(BodyRefusal),
+    /// Refused with this status: too large (413), or the disk said no (507, 403…).
+    Status(u16),
+}
 
 impl Connection {
     pub(crate) async fn receive(
@@ -173,19 +179,23 @@ impl Connection {
         .await;
         let code = match pending {
             Ok(pending) => self.stream_upload(x, pending).await,
-            Err(code) => Err(code),
+            Err(code) => Err(UploadFailure::Status(code)),
         };
         match code {
             Ok(code) => self.reply_and_finish(x, status_reply(Ok(code))).await,
-            Err(CLIENT_GONE) => Next::Close,
-            Err(code) if code == 507 => {
-                log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.target);
-                x.keep_alive = false;
-                self.reply_and_finish(x, error_reply(code)).await
+            Err(UploadFailure::Body(why)) => {
+                x.body_refused(why);
+                match why.status() {
+                    Some(code) => self.reply_and_finish(x, error_reply(code)).await,
+                    None => Next::Close,
+                }
             }
             // The body was not read to its end: answer, then close.
-            Err(code) => {
-                x.keep_alive = false;
+            Err(UploadFailure::Status(code)) => {
+                if code == 507 {
+                    log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.target);
+                }
+                x.close_after();
                 self.reply_and_finish(x, error_reply(code)).await
             }
         }
@@ -193,12 +203,15 @@ impl Connection {
 
     /// Copies the body into `pending` through a bounded channel to a disk
     /// writer, so socket reads and disk writes overlap in bounded memory.
-    pub(crate) async fn stream_upload(
+    async fn stream_upload(
         &mut self,
         x: &mut Exchange,
         pending: PendingUpload,
-    ) -> Result<u16, u16> {
-        self.send_continue(x).await.map_err(|_| CLIENT_GONE)?;
+    ) -> Result<u16, UploadFailure> {
+        let gone = UploadFailure::Body(BodyRefusal::ClientGone);
+        if self.send_continue(x).await.is_err() {
+            return Err(gone);
+        }
         let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(limits::BODY_CHANNEL_PIECES);
         let writer = tokio::task::spawn_blocking(move || {
             let mut pending = pending;
@@ -208,8 +221,9 @@ impl Connection {
                     None => return pending.commit(),
                 }
             }
-            // The sender went away before the end: dropping removes the temp file.
-            Err(CLIENT_GONE)
+            // The sender went away before the end (its failure is the answer):
+            // dropping removes the temp file.
+            Err(500)
         });
         let max = self.shared.limits.max_upload_bytes.unwrap_or(u64::MAX);
         let mut received = 0u64;
@@ -218,7 +232,7 @@ impl Connection {
                 Ok(Decoded::Data(piece)) => {
                     received += piece.len() as u64;
                     if received > max {
-                        break Err(413);
+                        break Err(UploadFailure::Status(413));
                     }
                     if tx.send(Some(piece)).await.is_err() {
                         break Ok(()); // the writer failed; its status follows
@@ -230,17 +244,18 @@ impl Connection {
                 }
                 Ok(Decoded::NeedMore) => match self.fill().await {
                     Ok(n) if n > 0 => {}
-                    Ok(_) | Err(_) => break Err(CLIENT_GONE),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        break Err(UploadFailure::Body(BodyRefusal::TooSlow))
+                    }
+                    Ok(_) | Err(_) => break Err(gone),
                 },
-                Err(e) => break Err(e.status),
+                Err(e) => break Err(UploadFailure::Body(BodyRefusal::Malformed(e))),
             }
         };
         drop(tx);
         let written = writer.await.unwrap_or(Err(500));
-        match fed {
-            Err(code) => Err(code),
-            Ok(()) => written,
-        }
+        fed?;
+        written.map_err(UploadFailure::Status)
     }
 }
 

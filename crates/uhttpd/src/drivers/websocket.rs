@@ -15,9 +15,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::{Error, Result};
 use crate::host::request::RequestInfo;
+use crate::http::exchange::Exchange;
 use crate::http::reply::error_reply;
 use crate::http::request::RequestHead;
-use crate::io::conn::{Connection, Exchange, Next};
+use crate::io::conn::{Connection, Next};
 use crate::limits;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::{Message, Role};
@@ -160,12 +161,11 @@ impl Connection {
                     let _ = head.add_header("Sec-WebSocket-Version", "13");
                 }
                 // A failed upgrade leaves the client unsure what follows: close.
-                x.keep_alive = false;
+                x.close_after();
                 return self.reply_and_finish(x, (head, body)).await;
             }
         };
-        x.status = 101;
-        x.keep_alive = false;
+        x.upgraded();
         if self.write(&accepted).await.is_err() {
             return Next::Close;
         }

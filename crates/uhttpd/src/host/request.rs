@@ -12,8 +12,9 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, Result};
 use crate::host::pool::wait_outside;
+use crate::http::exchange::BodyRefusal;
 use crate::http::reply::ReplyHead;
-use crate::http::request::{BodyKind, ProtoError, RequestHead};
+use crate::http::request::{BodyKind, RequestHead};
 use crate::limits;
 use crate::Methods;
 
@@ -54,14 +55,7 @@ impl RequestInfo {
 pub(crate) enum BodyMsg {
     Data(Bytes),
     End,
-    Failed(BodyFailure),
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum BodyFailure {
-    ClientGone,
-    Malformed(ProtoError),
-    TimedOut,
+    Failed(BodyRefusal),
 }
 
 /// Replies from the handler to the connection.
@@ -186,7 +180,7 @@ impl Request {
                 }
                 None => {
                     self.body_ended = true;
-                    return Err(BodyFailure::ClientGone.into());
+                    return Err(BodyRefusal::ClientGone.into());
                 }
             }
         }
@@ -291,17 +285,17 @@ impl io::Read for Request {
     }
 }
 
-impl From<BodyFailure> for io::Error {
-    fn from(failure: BodyFailure) -> io::Error {
+impl From<BodyRefusal> for io::Error {
+    fn from(failure: BodyRefusal) -> io::Error {
         match failure {
-            BodyFailure::ClientGone => io::Error::new(
+            BodyRefusal::ClientGone => io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "client closed the connection before the whole body arrived",
             ),
-            BodyFailure::Malformed(e) => {
+            BodyRefusal::Malformed(e) => {
                 io::Error::new(io::ErrorKind::InvalidData, format!("bad request body: {e}"))
             }
-            BodyFailure::TimedOut => {
+            BodyRefusal::TooSlow => {
                 io::Error::new(io::ErrorKind::TimedOut, "client stopped sending the body")
             }
         }

@@ -3,6 +3,7 @@
 //! ([`reply`]); [`exchange`] decides, per request, what the connection does
 //! next. Everything here is unit-tested on byte strings and values.
 
+pub(crate) mod exchange;
 pub mod method;
 pub mod query;
 pub mod reply;

@@ -18,8 +18,9 @@ use crate::drivers::websocket::{self as ws};
 use crate::drivers::{decide, denial};
 use crate::error::Result;
 use crate::host::request::RequestInfo;
+use crate::http::exchange::{AfterReply, Exchange, ReplyBody};
 use crate::http::reply::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
-use crate::http::request::{self as proto, BodyDecoder, Decoded, HeadLimits, RequestHead, Version};
+use crate::http::request::{self as proto, Decoded, HeadLimits, RequestHead, Version};
 use crate::io::sendfile::while_progressing;
 use crate::limits;
 use crate::router::Match;
@@ -45,50 +46,6 @@ pub(crate) enum HeadError {
     Gone,
 }
 
-/// One request's progress, for framing and the access log.
-pub(crate) struct Exchange {
-    pub(crate) method: String,
-    pub(crate) target: String,
-    pub(crate) version: Version,
-    pub(crate) head_only: bool,
-    pub(crate) keep_alive: bool,
-    pub(crate) expect_continue: bool,
-    pub(crate) continue_sent: bool,
-    pub(crate) decoder: BodyDecoder,
-    /// The body turned out malformed, or too slow (408), while a handler read
-    /// it: the status its failure should become, not the handler's 500. Such
-    /// a body is not drained.
-    pub(crate) body_error: Option<u16>,
-    pub(crate) status: u16,
-    pub(crate) bytes_out: u64,
-}
-
-impl Exchange {
-    pub(crate) fn new(head: &RequestHead) -> Exchange {
-        Exchange {
-            method: head.method.clone(),
-            target: head.target.clone(),
-            version: head.version,
-            head_only: head.method == "HEAD",
-            keep_alive: head.keep_alive,
-            expect_continue: head.expect_continue,
-            continue_sent: false,
-            decoder: BodyDecoder::new(head.body),
-            body_error: None,
-            status: 0,
-            bytes_out: 0,
-        }
-    }
-
-    pub(crate) fn wire(&self, cors: bool) -> Wire {
-        Wire {
-            keep_alive: self.keep_alive,
-            http10: self.version == Version::Http10,
-            cors,
-        }
-    }
-}
-
 pub(crate) struct Connection {
     pub(crate) shared: Arc<Shared>,
     pub(crate) stream: TcpStream,
@@ -110,7 +67,7 @@ impl Connection {
                 }
             };
             first = false;
-            let mut x = Exchange::new(&head);
+            let mut x = Exchange::new(&head, self.shared.limits.max_drain_bytes);
             let next = self.serve(&mut x, head).await;
             log::info!(
                 target: "uhttpd",
@@ -309,24 +266,20 @@ impl Connection {
         self.finish(x).await
     }
 
-    /// After the reply: skip what is left of the body if that is cheap, else close.
+    /// After the reply: what the exchange decides (keep alive, skip what is
+    /// left of the body if that is cheap, or close).
     pub(crate) async fn finish(&mut self, x: &mut Exchange) -> Next {
-        if !x.decoder.is_done() && (x.body_error.is_some() || !self.drain_body(x).await) {
-            x.keep_alive = false;
-        }
-        if x.keep_alive && !*self.shared.shutdown.borrow() {
-            Next::KeepAlive
-        } else {
-            Next::Close
+        let closing = *self.shared.shutdown.borrow();
+        match x.after_reply(closing) {
+            AfterReply::KeepAlive => Next::KeepAlive,
+            AfterReply::Drain { budget } if self.drain_body(x, budget).await => Next::KeepAlive,
+            AfterReply::Drain { .. } | AfterReply::Close => Next::Close,
         }
     }
 
-    pub(crate) async fn drain_body(&mut self, x: &mut Exchange) -> bool {
-        if x.expect_continue && !x.continue_sent {
-            // The client waits for our go-ahead; without it the body may never come.
-            return false;
-        }
-        let mut budget = self.shared.limits.max_drain_bytes;
+    /// Reads and discards the rest of the body, at most `budget` bytes; true
+    /// when it ended within it.
+    async fn drain_body(&mut self, x: &mut Exchange, mut budget: u64) -> bool {
         loop {
             match x.decoder.decode(&mut self.buf, usize::MAX) {
                 Ok(Decoded::Data(piece)) => match budget.checked_sub(piece.len() as u64) {
@@ -346,8 +299,7 @@ impl Connection {
 
     /// The go-ahead an `Expect: 100-continue` client waits for, once.
     pub(crate) async fn send_continue(&mut self, x: &mut Exchange) -> io::Result<()> {
-        if x.expect_continue && !x.continue_sent {
-            x.continue_sent = true;
+        if x.take_continue() {
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
         Ok(())
@@ -390,51 +342,39 @@ impl Connection {
         result
     }
 
-    /// Decides, before a head goes out, whether the connection can survive
-    /// this request, so the head can say `Connection: close` when it cannot.
-    pub(crate) fn settle_keep_alive(&self, x: &mut Exchange) {
-        if x.decoder.is_done() {
-            return;
-        }
-        let waiting_for_go_ahead = x.expect_continue && !x.continue_sent;
-        let too_much_left = x
-            .decoder
-            .remaining()
-            .is_some_and(|left| left > self.shared.limits.max_drain_bytes);
-        if waiting_for_go_ahead || too_much_left {
-            x.keep_alive = false;
-        }
-    }
-
+    /// Starts the reply with `head`: the exchange decides its framing and
+    /// connection flags; the head goes out now.
     pub(crate) async fn write_head(
         &mut self,
         x: &mut Exchange,
         head: &ReplyHead,
-        framing: Framing,
+        body: ReplyBody,
     ) -> io::Result<()> {
-        self.settle_keep_alive(x);
-        x.status = head.status.code;
+        let (framing, wire) = x
+            .start_reply(head.status.code, body, self.shared.cors)
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
         self.out.clear();
-        encode_head(&mut self.out, head, framing, x.wire(self.shared.cors));
+        encode_head(&mut self.out, head, framing, wire);
         self.write_out(x).await
     }
 
+    /// A whole reply: head and body, in one write when the body is small.
     pub(crate) async fn write_full(
         &mut self,
         x: &mut Exchange,
         head: &ReplyHead,
         body: &[u8],
     ) -> io::Result<()> {
-        self.settle_keep_alive(x);
-        x.status = head.status.code;
+        let (framing, wire) = x
+            .start_reply(
+                head.status.code,
+                ReplyBody::Length(body.len() as u64),
+                self.shared.cors,
+            )
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
         self.out.clear();
-        encode_head(
-            &mut self.out,
-            head,
-            Framing::Length(body.len() as u64),
-            x.wire(self.shared.cors),
-        );
-        let send_body = !x.head_only && !head.status.forbids_body();
+        encode_head(&mut self.out, head, framing, wire);
+        let send_body = x.sends_body(head.status.code);
         if send_body && body.len() <= COALESCE_BODY_BYTES {
             self.out.extend_from_slice(body);
         }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::time::timeout;
 
-use crate::io::conn::{Connection, Exchange};
+use crate::http::exchange::Exchange;
+use crate::io::conn::Connection;
 use futures_util::FutureExt;
 
 /// Largest single sendfile(2) call, so one big download cannot starve the
