@@ -251,3 +251,46 @@ def test_an_upload_name_of_up_to_255_bytes_lands(up, root, length):
     assert put(up, "/up/" + name, b"long").status == 201
     assert (root / name).read_bytes() == b"long"
     assert put(up, "/up/" + "n" * 256, b"x").status == 400
+
+
+# --------------------------------------------------------------------------
+# the portable fallbacks (no openat2, sendfile or unsent-bytes ioctl)
+
+
+PORTABLE_APP = r"""
+import http.client, logging, os, sys, uhttpd
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+root = sys.argv[1]
+srv = uhttpd.Server(0, host="127.0.0.1", root=root)
+srv.serve(prefix="/fs")
+srv.receive(prefix="/up")
+c = http.client.HTTPConnection("127.0.0.1", srv.port(), timeout=5)
+c.request("PUT", "/up/sub/big.bin", body=b"z" * 300000)
+print("PUT", c.getresponse().status)
+c.request("GET", "/fs/sub/big.bin")
+r = c.getresponse()
+print("GET", r.status, len(r.read()))
+c.request("GET", "/fs/out/secret.txt")
+r = c.getresponse()
+r.read()
+print("ESCAPE", r.status)
+srv.close()
+"""
+
+
+@pytest.mark.parametrize("portable", ["1", "0"])
+def test_the_portable_switch_serves_and_confines_the_same(root, tmp_path, portable):
+    import subprocess
+    import sys
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"secret")
+    os.symlink(str(outside), root / "out")
+    env = dict(os.environ, UHTTPD_PORTABLE=portable)
+    done = subprocess.run([sys.executable, "-c", PORTABLE_APP, str(root)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "PUT 201" in lines and "GET 200 300000" in lines and "ESCAPE 404" in lines, lines
+    says_portable = any("portable file and socket calls in use" in line for line in lines)
+    assert says_portable == (portable == "1")

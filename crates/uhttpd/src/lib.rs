@@ -25,6 +25,7 @@ pub mod http;
 pub(crate) mod io;
 pub mod limits;
 pub mod lineedit;
+mod platform;
 pub mod repl;
 pub mod router;
 pub mod server;

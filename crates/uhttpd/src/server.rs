@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) pool: ThreadPool,
     /// Where file ACL and custom authentication decisions run (not behind callbacks).
     pub(crate) decisions: ThreadPool,
+    /// How threads that run host code are started (WebSocket sessions too).
+    pub(crate) hooks: Arc<dyn WorkerHooks>,
     pub(crate) fs: DeviceFs,
     pub(crate) file_acl: AclSlot,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -94,6 +96,9 @@ impl Server {
             ));
         }
         raise_open_file_limit();
+        if !crate::platform::linux_fast_paths() {
+            log::info!(target: "uhttpd", "portable file and socket calls in use (no openat2, sendfile)");
+        }
         let router = Router::new(config.route_slots)?;
         let fs = DeviceFs::new(&config.root, config.ext.as_deref())?;
         let listener = bind(&config.host, config.port)?;
@@ -103,7 +108,7 @@ impl Server {
             "uhttpd-decide",
             limits::DECISION_WORKERS,
             config.queue,
-            hooks,
+            hooks.clone(),
         )?;
         let shared = Arc::new(Shared {
             cors: config.cors,
@@ -113,6 +118,7 @@ impl Server {
             routes_frozen: AtomicBool::new(false),
             pool,
             decisions,
+            hooks,
             fs,
             file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::{Error, Result};
+use crate::host::pool::spawn_session;
 use crate::host::request::RequestInfo;
 use crate::http::exchange::Exchange;
 use crate::http::reply::error_reply;
@@ -178,12 +179,8 @@ impl Connection {
         )
         .await;
         let (session, mut bridge) = session(info);
-        let spawned = std::thread::Builder::new()
-            .name("uhttpd-ws".into())
-            .spawn(move || {
-                crate::host::pool::block_async_signals();
-                handler.session(session)
-            });
+        let hooks = self.shared.hooks.clone();
+        let spawned = spawn_session("uhttpd-ws", hooks, move || handler.session(session));
         if spawned.is_err() {
             return Next::Close;
         }

@@ -16,6 +16,7 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use super::path::{PathError, VirtualPath};
+use crate::platform::linux_fast_paths;
 
 /// Suffix of an upload's temporary file. Names ending with it are reserved:
 /// no request reaches them (they are never listed, served, replaced or deleted).
@@ -132,6 +133,9 @@ impl DeviceFs {
             vpath.components().join("/")
         };
         let flags = flags | OFlags::CLOEXEC;
+        if !linux_fast_paths() {
+            return self.open_walked(vpath, flags);
+        }
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         let root_dir = self.root_handle();
         // Root itself always opens from the handle: see whether it is still root.
@@ -153,20 +157,35 @@ impl DeviceFs {
             Err(Errno::NOENT | Errno::NOTDIR | Errno::ACCESS | Errno::PERM | Errno::NXIO) => {
                 Err(PathError::NotFound)
             }
-            // EXDEV: an absolute link, or one leaving root; ELOOP: a loop; the walk decides.
+            // EXDEV: an absolute link, or one leaving root; ELOOP: a loop;
+            // ENOSYS: no openat2. The walk decides.
             Err(_) => self.open_walked(vpath, flags),
         }
     }
 
+    /// The component walk of [`DeviceFs::resolve`] finds the link-free path;
+    /// then exactly that path is opened following no link at all, so a link
+    /// swapped in meanwhile fails the open: with `openat2(RESOLVE_NO_SYMLINKS)`
+    /// on Linux, one `openat(O_NOFOLLOW)` per component elsewhere.
     fn open_walked(&self, vpath: &VirtualPath, flags: OFlags) -> Result<OwnedFd, PathError> {
+        if vpath.is_root() && self.root_replaced(&self.root_handle()) {
+            let fresh = Arc::new(open_dir_handle(&self.root).map_err(|_| PathError::NotFound)?);
+            *self.root_dir.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
         let host = self.resolve(vpath)?;
         let relative = match host.strip_prefix(&self.root) {
             Ok(r) if r.as_os_str().is_empty() => Path::new("."),
             Ok(r) => r,
             Err(_) => return Err(PathError::NotFound),
         };
-        let strict = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-        openat2_retry(&self.root_handle(), relative, flags, strict).map_err(|_| PathError::NotFound)
+        let root = self.root_handle();
+        if linux_fast_paths() {
+            let strict = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+            if let Ok(fd) = openat2_retry(&root, relative, flags, strict) {
+                return Ok(fd);
+            }
+        }
+        open_without_links(&root, relative, flags).map_err(|_| PathError::NotFound)
     }
 
     fn root_handle(&self) -> Arc<OwnedFd> {
@@ -249,6 +268,27 @@ impl DeviceFs {
         }
         Ok(host)
     }
+}
+
+/// Opens `relative` (a link-free path) beneath `root` one component at a
+/// time, each with `O_NOFOLLOW`: the portable twin of `RESOLVE_NO_SYMLINKS`.
+fn open_without_links(root: &OwnedFd, relative: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let names: Vec<_> = relative
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(name) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let Some((last, dirs)) = names.split_last() else {
+        return rustix::fs::openat(root, ".", flags, Mode::empty());
+    };
+    let through = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::openat(root, ".", through, Mode::empty())?;
+    for name in dirs {
+        dir = rustix::fs::openat(&dir, *name, through, Mode::empty())?;
+    }
+    rustix::fs::openat(&dir, *last, flags | OFlags::NOFOLLOW, Mode::empty())
 }
 
 /// `openat2`, tried again when the kernel reports a concurrent rename

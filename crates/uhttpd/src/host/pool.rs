@@ -14,17 +14,61 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// How a worker thread lives and waits; the Python bindings attach the thread
-/// to the interpreter for its whole life and release the GIL while it waits.
+/// How the engine's threads that call host code live and wait: every call
+/// into host code (route handlers, `AUTH_CUSTOM`, the file ACL, WebSocket
+/// sessions, the REPL) runs on a thread started through these hooks, never on
+/// a plain thread of the engine's own. The Python binding attaches a worker to
+/// the interpreter for its whole life and releases the GIL while it waits; a
+/// host with its own thread discipline (MicroPython's VM) registers the
+/// thread with it here.
 pub trait WorkerHooks: Send + Sync + 'static {
-    /// Runs the worker's whole life, `work`, on the new thread.
+    /// Runs a pool worker's whole life, `work`, on the new thread.
     fn run(&self, work: &mut dyn FnMut()) {
         work()
     }
-    /// Wraps each wait for the next job.
+    /// Wraps each wait of a pool worker for its next job.
     fn wait(&self, wait: &mut (dyn FnMut() + Send)) {
         wait()
     }
+    /// Runs a long-lived session's whole life (a WebSocket session, the REPL's
+    /// executor) on the new thread. Unlike a pool worker it blocks often and
+    /// enters host code through its own entry points, so by default it runs
+    /// as it is.
+    fn session(&self, work: &mut dyn FnMut()) {
+        work()
+    }
+}
+
+/// Starts a thread for a long-lived session under `hooks` (see
+/// [`WorkerHooks::session`]); threads it starts in turn use the same hooks
+/// ([`spawn_session_here`]).
+pub fn spawn_session(
+    name: &str,
+    hooks: Arc<dyn WorkerHooks>,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new().name(name.into()).spawn(move || {
+        block_async_signals();
+        SESSION_HOOKS.with(|h| *h.borrow_mut() = Some(hooks.clone()));
+        let mut work = Some(work);
+        hooks.session(&mut || {
+            if let Some(work) = work.take() {
+                work()
+            }
+        });
+    })
+}
+
+/// [`spawn_session`] with the hooks of the session thread calling it (plain
+/// threads elsewhere).
+pub fn spawn_session_here(
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<thread::JoinHandle<()>> {
+    let hooks = SESSION_HOOKS
+        .with(|h| h.borrow().clone())
+        .unwrap_or_else(|| Arc::new(PlainThreads));
+    spawn_session(name, hooks, work)
 }
 
 /// Plain threads for Rust handlers.
@@ -36,6 +80,9 @@ static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
 thread_local! {
     /// The pool this thread works for (0: none), so `shutdown` never waits for itself.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    /// The hooks of the session this thread runs, for [`spawn_session_here`].
+    static SESSION_HOOKS: std::cell::RefCell<Option<Arc<dyn WorkerHooks>>> =
+        const { std::cell::RefCell::new(None) };
     /// The hooks of the pool this thread works for, for [`wait_outside`].
     static CURRENT_HOOKS: std::cell::RefCell<Option<Arc<dyn WorkerHooks>>> =
         const { std::cell::RefCell::new(None) };

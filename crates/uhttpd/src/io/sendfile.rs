@@ -11,16 +11,63 @@ use tokio::time::timeout;
 
 use crate::http::exchange::Exchange;
 use crate::io::conn::Connection;
+use crate::platform::linux_fast_paths;
 use futures_util::FutureExt;
+
+/// Piece size where files are read and written instead of sent by the kernel.
+const COPY_PIECE_BYTES: usize = 64 * 1024;
 
 /// Largest single sendfile(2) call, so one big download cannot starve the
 /// other connections of the same I/O thread.
 const SENDFILE_CHUNK: u64 = 1 << 20;
 
 impl Connection {
+    /// Sends `len` bytes of `file` from `start`: with sendfile(2) on Linux
+    /// (the kernel copies page cache to socket), else read and written in pieces.
+    pub(crate) async fn send_file(
+        &mut self,
+        x: &mut Exchange,
+        file: &std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if linux_fast_paths() {
+            return self.sendfile(x, file, start, len).await;
+        }
+        self.copy_file(x, file, start, len).await
+    }
+
+    /// The portable way: `pread` a piece, write it, until `len` bytes are out.
+    async fn copy_file(
+        &mut self,
+        x: &mut Exchange,
+        file: &std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut piece = vec![0u8; COPY_PIECE_BYTES.min(len as usize)];
+        let mut offset = start;
+        let end = start + len;
+        while offset < end {
+            let want = ((end - offset) as usize).min(piece.len());
+            let n = file.read_at(&mut piece[..want], offset)?;
+            if n == 0 {
+                // The file shrank under us: the promised length cannot be kept.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.write(&piece[..n]).await?;
+            x.bytes_out += n as u64;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
     /// Streams `len` bytes of `file` from `start` with sendfile(2): the kernel
     /// copies page cache to socket, the process never touches the bytes.
-    pub(crate) async fn send_file(
+    #[cfg(target_os = "linux")]
+    async fn sendfile(
         &mut self,
         x: &mut Exchange,
         file: &std::fs::File,
@@ -91,14 +138,17 @@ pub(crate) async fn while_progressing<T>(
     }
 }
 
-/// Bytes written to the socket that the client has not taken yet.
+/// Bytes written to the socket that the client has not taken yet; `usize::MAX`
+/// where that cannot be known (then a write waiting a whole `limit` is a stall).
 fn unsent_bytes(fd: std::os::fd::RawFd) -> usize {
-    let mut queued: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) writes one int through the pointer.
-    let ok = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } == 0;
-    if ok {
-        usize::try_from(queued).unwrap_or(0)
-    } else {
-        usize::MAX
+    #[cfg(target_os = "linux")]
+    if linux_fast_paths() {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) writes one int through the pointer.
+        if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } == 0 {
+            return usize::try_from(queued).unwrap_or(0);
+        }
     }
+    let _ = fd;
+    usize::MAX
 }
