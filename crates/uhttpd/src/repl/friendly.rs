@@ -323,6 +323,14 @@ mod tests {
         }
     }
 
+    /// A friendly console over a fake interpreter, opened on a recording screen.
+    fn open() -> (Box<dyn ConsoleSession>, Arc<Screen>, Receiver<Call>) {
+        let (fake, calls) = Fake::new();
+        let screen = Arc::new(Screen::default());
+        let session = FriendlyConsole::new(fake).open(screen.clone());
+        (session, screen, calls)
+    }
+
     fn next(calls: &Receiver<Call>) -> Call {
         calls.recv_timeout(Duration::from_secs(5)).unwrap()
     }
@@ -340,9 +348,7 @@ mod tests {
 
     #[test]
     fn lines_run_and_prompt_with_cooked_line_ends() {
-        let (fake, calls) = Fake::new();
-        let screen = Arc::new(Screen::default());
-        let mut session = FriendlyConsole::new(fake).open(screen.clone());
+        let (mut session, screen, calls) = open();
         assert_eq!(next(&calls), Call::Attach);
         assert!(session.input(b"1+1\r"));
         assert_eq!(next(&calls), Call::Run("1+1".into(), false));
@@ -359,9 +365,7 @@ mod tests {
 
     #[test]
     fn continuation_prompts_with_auto_indent_and_a_blank_line_ends_it() {
-        let (fake, calls) = Fake::new();
-        let screen = Arc::new(Screen::default());
-        let mut session = FriendlyConsole::new(fake).open(screen.clone());
+        let (mut session, screen, calls) = open();
         session.input(b"if x:\r");
         shows(&screen, "if x:\r\n...     ");
         // The auto-indent alone is a blank line.
@@ -376,9 +380,7 @@ mod tests {
 
     #[test]
     fn ctrl_c_resets_when_idle_and_interrupts_running_code() {
-        let (fake, calls) = Fake::new();
-        let screen = Arc::new(Screen::default());
-        let mut session = FriendlyConsole::new(fake).open(screen.clone());
+        let (mut session, screen, calls) = open();
         assert_eq!(next(&calls), Call::Attach);
         session.input(b"ab\x03");
         assert_eq!(next(&calls), Call::Reset);
@@ -394,9 +396,7 @@ mod tests {
 
     #[test]
     fn paste_mode_runs_one_block() {
-        let (fake, calls) = Fake::new();
-        let screen = Arc::new(Screen::default());
-        let mut session = FriendlyConsole::new(fake).open(screen.clone());
+        let (mut session, screen, calls) = open();
         session.input(b"\x05a = 1\rb = 2\r\x04");
         shows(&screen, ">>> ");
         assert!(screen.written().starts_with(crate::lineedit::PASTE_BANNER));
@@ -407,9 +407,7 @@ mod tests {
 
     #[test]
     fn closing_while_code_runs_interrupts_it_and_detaches() {
-        let (fake, calls) = Fake::new();
-        let screen = Arc::new(Screen::default());
-        let mut session = FriendlyConsole::new(fake).open(screen);
+        let (mut session, _screen, calls) = open();
         assert_eq!(next(&calls), Call::Attach);
         session.input(b"wait\r");
         assert_eq!(next(&calls), Call::Run("wait".into(), false));

@@ -809,11 +809,16 @@ mod tests {
         assert_eq!(frames.concat(), text);
     }
 
-    #[test]
-    fn the_console_gets_text_frames_as_bytes_and_its_output_as_text_frames() {
+    /// A WebREPL in front of a fake console, and what that console sees.
+    fn watched() -> (Arc<WebRepl>, Arc<Mutex<Vec<Seen>>>) {
         let fake = Arc::new(Fake::default());
         let seen = fake.seen.clone();
-        let repl = with_console(LONG, 4, fake);
+        (with_console(LONG, 4, fake), seen)
+    }
+
+    #[test]
+    fn the_console_gets_text_frames_as_bytes_and_its_output_as_text_frames() {
+        let (repl, seen) = watched();
         let mut client = connect(&repl);
         assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
         // The password line is the protocol's: the console never sees it.
@@ -848,9 +853,7 @@ mod tests {
 
     #[test]
     fn a_client_that_leaves_closes_its_console_session() {
-        let fake = Arc::new(Fake::default());
-        let seen = fake.seen.clone();
-        let repl = with_console(LONG, 4, fake);
+        let (repl, seen) = watched();
         let mut client = connect(&repl);
         client.logs_in();
         client.leave();
