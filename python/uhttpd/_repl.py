@@ -1,7 +1,8 @@
-"""The Python side of the WebREPL: runs what the terminal sends in
-``__main__``'s namespace, on the session's executor thread, and shows the
-session what the program prints (as MicroPython's dupterm does) without
-taking it from the real console."""
+"""The Python side of the WebREPL: the interpreter behind the engine's
+friendly console (which edits lines and drives this). Runs what the
+terminal sends in ``__main__``'s namespace, on the session's executor
+thread, and shows the session what the program prints (as MicroPython's
+dupterm does) without taking it from the real console."""
 
 import code
 import ctypes

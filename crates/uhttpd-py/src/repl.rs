@@ -1,4 +1,7 @@
-//! The engine's REPL `Interpreter`, implemented by `uhttpd._repl.Console`.
+//! The CPython face's REPL: the engine's friendly console (line editor and
+//! executor, `uhttpd::repl::FriendlyConsole`) runs code through this
+//! `Interpreter`, implemented by `uhttpd._repl.Console`. `WebRepl::new` puts
+//! the two together as the WebREPL's console.
 
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! The REPL's terminal line editor, as MicroPython's readline behaves: echo,
+//! The friendly console's line editor, as MicroPython's readline behaves: echo,
 //! cursor movement, backspace/delete, home/end, history, Ctrl-C/D/E and
 //! paste mode. A pure state machine over the bytes a terminal sends (escape
 //! sequences may arrive split across messages); it answers with what to echo

@@ -1,14 +1,14 @@
-//! MicroPython's WebREPL over a WebSocket session: the password prompt, the
-//! terminal (text frames, through the line editor) and the `WA`/`WB` file
-//! transfer protocol (binary frames), confined to root and the file ACL.
-//! Code runs on an executor thread through an [`Interpreter`], so Ctrl-C
-//! reaches running code while the session thread keeps reading.
+//! MicroPython's WebREPL protocol over a WebSocket session, as
+//! `extmod/modwebrepl.c` is a stream filter in front of the REPL: the password
+//! prompt and its limits, one logged-in session at a time, text frames to and
+//! from a [`Console`] (bytes, nothing more), and the `WA`/`WB` file transfer
+//! protocol in binary frames, confined to root and the file ACL.
 
 use std::fs::File;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{mpsc as std_mpsc, Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,14 +20,14 @@ use crate::drivers::websocket::{WsHandler, WsMessage, WsSender, WsSession};
 use crate::fs::PendingUpload;
 use crate::fs::{DeviceFs, VirtualPath};
 use crate::limits;
-use crate::lineedit::{Edit, LineEditor};
+
+use super::console::{Console, ConsoleOut};
+use super::friendly::{FriendlyConsole, Interpreter};
 
 pub const PASSWORD_PROMPT: &str = "Password: ";
 pub const CONNECTED: &str = "\r\nWebREPL connected\r\n>>> ";
 pub const DENIED: &str = "\r\nAccess denied\r\n";
 pub const BUSY: &str = "\r\nConcurrent WebREPL connection rejected\r\n";
-pub const PROMPT: &str = ">>> ";
-pub const CONTINUATION: &str = "... ";
 
 /// Time a new session waits for the previous one to wind down: a client that
 /// reconnects at once arrives before its old session has ended.
@@ -59,48 +59,67 @@ const WA_PUT: u8 = 1;
 const WA_GET: u8 = 2;
 const WA_VERSION: u8 = 3;
 
-/// The Python (or other) interpreter behind the terminal.
-pub trait Interpreter: Send + Sync + 'static {
-    /// A session begins: what the REPL and the program print now also goes to `terminal`.
-    fn attach(&self, terminal: Terminal);
-    /// Runs a line (`block`: a paste-mode block) on the executor thread; true
-    /// when a statement continues and more lines are needed.
-    fn run(&self, source: &str, block: bool) -> bool;
-    /// Drops a half-entered statement.
-    fn reset(&self);
-    /// Raises KeyboardInterrupt in the code `run` is executing.
-    fn interrupt(&self);
-    /// The session ended.
-    fn detach(&self);
+/// A console's output as text frames: split to sizes the clients read, a
+/// UTF-8 character cut between two writes held back until it is whole (an
+/// invalid byte is shown as U+FFFD).
+struct FrameOut {
+    sender: WsSender,
+    /// The start of a character whose other bytes have not come yet.
+    partial: Mutex<Vec<u8>>,
 }
 
-/// Terminal output: a bare `\n` becomes `\r\n`, long text is split into
-/// frames the clients can read.
-#[derive(Clone)]
-pub struct Terminal(WsSender);
-
-impl Terminal {
-    /// Writes, waiting for a slow client (REPL output).
-    pub fn write(&self, text: &str) -> bool {
-        split_frames(&crlf(text))
-            .into_iter()
-            .all(|frame| self.0.text(frame).is_ok())
+impl FrameOut {
+    fn new(sender: WsSender) -> FrameOut {
+        FrameOut {
+            sender,
+            partial: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Writes without waiting: output a program prints is dropped, not
-    /// delayed, when the client lags behind.
-    pub fn offer(&self, text: &str) {
-        for frame in split_frames(&crlf(text)) {
-            if self.0.try_send(WsMessage::Text(frame)).is_err() {
+    /// The frames for `bytes`, after any held-back start of a character.
+    fn frames(&self, bytes: &[u8]) -> Vec<String> {
+        let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        let text = if partial.is_empty() {
+            take_text(bytes, &mut partial)
+        } else {
+            let mut joined = std::mem::take(&mut *partial);
+            joined.extend_from_slice(bytes);
+            take_text(&joined, &mut partial)
+        };
+        split_frames(&text)
+    }
+}
+
+/// Decodes `bytes`; an incomplete character at the end goes to `rest`.
+fn take_text(bytes: &[u8], rest: &mut Vec<u8>) -> String {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_string();
+    }
+    // Where a character cut off at the end begins, if one does.
+    let cut = (bytes.len().saturating_sub(3)..bytes.len())
+        .find(|&i| {
+            matches!(std::str::from_utf8(&bytes[i..]),
+                Err(e) if e.valid_up_to() == 0 && e.error_len().is_none())
+        })
+        .unwrap_or(bytes.len());
+    rest.extend_from_slice(&bytes[cut..]);
+    String::from_utf8_lossy(&bytes[..cut]).into_owned()
+}
+
+impl ConsoleOut for FrameOut {
+    fn write(&self, bytes: &[u8]) -> bool {
+        self.frames(bytes)
+            .into_iter()
+            .all(|frame| self.sender.text(frame).is_ok())
+    }
+
+    fn offer(&self, bytes: &[u8]) {
+        for frame in self.frames(bytes) {
+            if self.sender.try_send(WsMessage::Text(frame)).is_err() {
                 return;
             }
         }
     }
-}
-
-/// Terminal line ends: `\n` alone becomes `\r\n`; `\r\n` stays as it is.
-fn crlf(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 fn split_frames(text: &str) -> Vec<String> {
@@ -125,7 +144,7 @@ pub struct WebRepl {
     password: Option<String>,
     fs: DeviceFs,
     acl: AclSlot,
-    interpreter: Arc<dyn Interpreter>,
+    console: Arc<dyn Console>,
     /// One authenticated session at a time.
     in_session: Mutex<bool>,
     place_freed: Condvar,
@@ -138,17 +157,31 @@ pub struct WebRepl {
 }
 
 impl WebRepl {
+    /// The WebREPL in front of the friendly console over `interpreter`
+    /// (the line editor and `interpreter` as one [`Console`]).
     pub fn new(
         password: Option<String>,
         fs: DeviceFs,
         acl: AclSlot,
         interpreter: Arc<dyn Interpreter>,
     ) -> WebRepl {
+        let console = Arc::new(FriendlyConsole::new(interpreter));
+        WebRepl::with_console(password, fs, acl, console)
+    }
+
+    /// The WebREPL in front of `console`: `password` guards it (`None`: open
+    /// to all), transfers read and write `fs` as `acl` allows.
+    pub fn with_console(
+        password: Option<String>,
+        fs: DeviceFs,
+        acl: AclSlot,
+        console: Arc<dyn Console>,
+    ) -> WebRepl {
         WebRepl {
             password,
             fs,
             acl,
-            interpreter,
+            console,
             in_session: Mutex::new(false),
             place_freed: Condvar::new(),
             prompts: AtomicUsize::new(0),
@@ -210,11 +243,6 @@ impl Drop for PromptPlace<'_> {
     }
 }
 
-enum Work {
-    Run(String, bool),
-    Reset,
-}
-
 impl WsHandler for WebRepl {
     fn webrepl_compatible(&self) -> bool {
         true
@@ -265,87 +293,22 @@ impl WsHandler for WebRepl {
             return busy();
         };
         log::info!(target: "uhttpd", "{remote}: WebREPL session opened");
-        let terminal = Terminal(out.clone());
-        self.interpreter.attach(terminal.clone());
+        let mut console = self.console.open(Arc::new(FrameOut::new(out.clone())));
         let _ = out.text(CONNECTED);
-        let editor = Arc::new(Mutex::new(LineEditor::new()));
-        let busy = Arc::new(AtomicBool::new(false));
-        let (work_tx, work_rx) = std_mpsc::channel::<Work>();
-        let executor = {
-            let (interpreter, terminal) = (self.interpreter.clone(), terminal.clone());
-            let (editor, busy) = (editor.clone(), busy.clone());
-            thread::Builder::new()
-                .name("uhttpd-repl".into())
-                .spawn(move || {
-                    crate::host::pool::block_async_signals();
-                    execute(&*interpreter, &terminal, &editor, &busy, work_rx)
-                })
-        };
         let mut transfer = Transfer::default();
         while let Some(message) = session.recv() {
             match message {
                 WsMessage::Text(text) => {
-                    let edits = lock(&editor).feed(text.as_bytes());
-                    if !self.apply(edits, &terminal, &busy, &work_tx) {
+                    if !console.input(text.as_bytes()) {
                         break;
                     }
                 }
                 WsMessage::Binary(data) => transfer.feed(&data, &out, self),
             }
         }
-        drop(work_tx);
-        if busy.load(Ordering::SeqCst) {
-            self.interpreter.interrupt();
-        }
-        if let Ok(executor) = executor {
-            let _ = executor.join();
-        }
-        self.interpreter.detach();
+        console.close();
         log::info!(target: "uhttpd", "{remote}: WebREPL session closed");
     }
-}
-
-fn lock(editor: &Mutex<LineEditor>) -> std::sync::MutexGuard<'_, LineEditor> {
-    editor.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The executor thread: runs what was entered, then prompts.
-fn execute(
-    interpreter: &dyn Interpreter,
-    terminal: &Terminal,
-    editor: &Mutex<LineEditor>,
-    busy: &AtomicBool,
-    work: std_mpsc::Receiver<Work>,
-) {
-    while let Ok(job) = work.recv() {
-        let continued = match job {
-            Work::Run(source, block) => {
-                busy.store(true, Ordering::SeqCst);
-                let more = interpreter.run(&source, block);
-                busy.store(false, Ordering::SeqCst);
-                (more && !block).then_some(source)
-            }
-            Work::Reset => {
-                interpreter.reset();
-                None
-            }
-        };
-        let prompt = match continued {
-            Some(line) => format!(
-                "{CONTINUATION}{}",
-                lock(editor).prefill(&auto_indent(&line))
-            ),
-            None => PROMPT.to_string(),
-        };
-        terminal.write(&prompt);
-    }
-}
-
-/// MicroPython's auto-indent: the previous line's indent, one level more after `:`.
-fn auto_indent(previous: &str) -> String {
-    let indent = previous.len() - previous.trim_start_matches(' ').len();
-    let deeper = previous.trim_end().ends_with(':');
-    " ".repeat(indent / 4 * 4 + if deeper { 4 } else { 0 })
 }
 
 impl WebRepl {
@@ -355,41 +318,6 @@ impl WebRepl {
             None => true,
             Some(expected) => bool::from(expected.as_bytes().ct_eq(given)),
         }
-    }
-
-    /// Acts on editor output; false when the session should end.
-    fn apply(
-        &self,
-        edits: Vec<Edit>,
-        terminal: &Terminal,
-        busy: &AtomicBool,
-        work: &std_mpsc::Sender<Work>,
-    ) -> bool {
-        for edit in edits {
-            match edit {
-                Edit::Echo(text) => {
-                    terminal.write(&text);
-                }
-                Edit::Line(line) => {
-                    // A line of auto-indent alone is a blank line: it ends the block.
-                    let line = if line.trim().is_empty() {
-                        String::new()
-                    } else {
-                        line
-                    };
-                    let _ = work.send(Work::Run(line, false));
-                }
-                Edit::Block(block) => {
-                    let _ = work.send(Work::Run(block, true));
-                }
-                Edit::Interrupt if busy.load(Ordering::SeqCst) => self.interpreter.interrupt(),
-                Edit::Interrupt => {
-                    let _ = work.send(Work::Reset);
-                }
-                Edit::End => return false,
-            }
-        }
-        true
     }
 
     fn check(&self, vpath: &VirtualPath, access: Access) -> Result<(), u16> {
@@ -596,6 +524,7 @@ impl Transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repl::ConsoleSession;
 
     fn request(op: u8, size: u32, name: &str) -> Vec<u8> {
         let mut rec = b"WA".to_vec();
@@ -628,22 +557,62 @@ mod tests {
         assert_eq!(&wb(1)[..], b"WB\x01\x00");
     }
 
-    /// An interpreter that runs nothing: these tests are about logging in.
-    struct Idle;
+    /// What a fake console saw and did, in order.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Seen {
+        Open,
+        Input(Vec<u8>),
+        Close,
+    }
 
-    impl Interpreter for Idle {
-        fn attach(&self, _: Terminal) {}
-        fn run(&self, _: &str, _: bool) -> bool {
-            false
+    /// A console with no REPL in it: it records what it is given, writes
+    /// back each input as `[bytes]` and ends the session on `bye`.
+    #[derive(Default)]
+    struct Fake {
+        seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    struct FakeSession {
+        out: Arc<dyn ConsoleOut>,
+        seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    impl Console for Fake {
+        fn open(&self, out: Arc<dyn ConsoleOut>) -> Box<dyn ConsoleSession> {
+            self.seen.lock().unwrap().push(Seen::Open);
+            let seen = self.seen.clone();
+            Box::new(FakeSession { out, seen })
         }
-        fn reset(&self) {}
-        fn interrupt(&self) {}
-        fn detach(&self) {}
+    }
+
+    impl ConsoleSession for FakeSession {
+        fn input(&mut self, bytes: &[u8]) -> bool {
+            self.seen.lock().unwrap().push(Seen::Input(bytes.to_vec()));
+            if bytes == b"bye" {
+                return false;
+            }
+            let mut echo = b"[".to_vec();
+            echo.extend_from_slice(bytes);
+            echo.push(b']');
+            self.out.write(&echo)
+        }
+
+        fn close(self: Box<Self>) {
+            self.seen.lock().unwrap().push(Seen::Close);
+        }
     }
 
     fn webrepl(prompt_timeout: Duration, max_prompts: usize) -> Arc<WebRepl> {
+        with_console(prompt_timeout, max_prompts, Arc::new(Fake::default()))
+    }
+
+    fn with_console(
+        prompt_timeout: Duration,
+        max_prompts: usize,
+        console: Arc<dyn Console>,
+    ) -> Arc<WebRepl> {
         let fs = DeviceFs::new(&std::env::temp_dir(), None).unwrap();
-        let mut repl = WebRepl::new(Some("pw".into()), fs, AclSlot::default(), Arc::new(Idle));
+        let mut repl = WebRepl::with_console(Some("pw".into()), fs, AclSlot::default(), console);
         repl.prompt_timeout = prompt_timeout;
         repl.max_prompts = max_prompts;
         Arc::new(repl)
@@ -676,6 +645,21 @@ mod tests {
                             Instant::now() < deadline,
                             "the session said nothing for 5 s"
                         );
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+
+        /// The next binary frame the session sends, waiting at most 5 s.
+        fn binary(&mut self) -> Vec<u8> {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match self.bridge.outgoing.try_recv() {
+                    Ok(WsMessage::Binary(data)) => return data.to_vec(),
+                    Ok(other) => panic!("unexpected {other:?}"),
+                    Err(_) => {
+                        assert!(Instant::now() < deadline, "no binary frame for 5 s");
                         thread::sleep(Duration::from_millis(5));
                     }
                 }
@@ -723,7 +707,7 @@ mod tests {
     #[test]
     fn prompt_limits_default_to_the_named_constants() {
         let fs = DeviceFs::new(&std::env::temp_dir(), None).unwrap();
-        let repl = WebRepl::new(None, fs, AclSlot::default(), Arc::new(Idle));
+        let repl = WebRepl::with_console(None, fs, AclSlot::default(), Arc::new(Fake::default()));
         assert_eq!(repl.prompt_timeout, limits::PASSWORD_PROMPT_TIMEOUT);
         assert_eq!(repl.max_prompts, limits::MAX_PASSWORD_PROMPTS);
     }
@@ -818,23 +802,95 @@ mod tests {
     }
 
     #[test]
-    fn auto_indent_follows_micropython() {
-        assert_eq!(auto_indent("for i in x:"), "    ");
-        assert_eq!(auto_indent("    if y:"), "        ");
-        assert_eq!(auto_indent("    pass"), "    ");
-        assert_eq!(auto_indent("x = 1"), "");
-    }
-
-    #[test]
-    fn line_ends_become_crlf_once() {
-        assert_eq!(crlf("a\nb\r\nc\n"), "a\r\nb\r\nc\r\n");
-    }
-
-    #[test]
     fn long_text_splits_on_char_boundaries() {
         let text = "é".repeat(MAX_TEXT_FRAME_BYTES);
         let frames = split_frames(&text);
         assert!(frames.iter().all(|f| f.len() <= MAX_TEXT_FRAME_BYTES));
         assert_eq!(frames.concat(), text);
+    }
+
+    /// A WebREPL in front of a fake console, and what that console sees.
+    fn watched() -> (Arc<WebRepl>, Arc<Mutex<Vec<Seen>>>) {
+        let fake = Arc::new(Fake::default());
+        let seen = fake.seen.clone();
+        (with_console(LONG, 4, fake), seen)
+    }
+
+    #[test]
+    fn the_console_gets_text_frames_as_bytes_and_its_output_as_text_frames() {
+        let (repl, seen) = watched();
+        let mut client = connect(&repl);
+        assert_eq!(client.next().as_deref(), Some(PASSWORD_PROMPT));
+        // The password line is the protocol's: the console never sees it.
+        client.send("pw\r");
+        assert_eq!(client.next().as_deref(), Some(CONNECTED));
+        client.send("1+1\r");
+        assert_eq!(client.next().as_deref(), Some("[1+1\r]"));
+        // Raw bytes both ways: no line-end cooking on this side.
+        client.send("a\nb");
+        assert_eq!(client.next().as_deref(), Some("[a\nb]"));
+        // Binary frames are transfers, never console input.
+        client
+            .bridge
+            .incoming
+            .blocking_send(WsMessage::Binary(Bytes::from(request(WA_VERSION, 0, ""))))
+            .unwrap();
+        assert_eq!(client.binary(), VERSION.to_vec());
+        client.send("bye");
+        assert_eq!(client.next(), None, "the console ended the session");
+        client.thread.join().unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                Seen::Open,
+                Seen::Input(b"1+1\r".to_vec()),
+                Seen::Input(b"a\nb".to_vec()),
+                Seen::Input(b"bye".to_vec()),
+                Seen::Close,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_client_that_leaves_closes_its_console_session() {
+        let (repl, seen) = watched();
+        let mut client = connect(&repl);
+        client.logs_in();
+        client.leave();
+        assert_eq!(*seen.lock().unwrap(), vec![Seen::Open, Seen::Close]);
+        // Wrong passwords never open the console.
+        let mut guesser = connect(&repl);
+        assert_eq!(guesser.next().as_deref(), Some(PASSWORD_PROMPT));
+        guesser.send("guess\r");
+        assert_eq!(guesser.next().as_deref(), Some(DENIED));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn console_bytes_become_whole_characters_in_frames_the_clients_read() {
+        let (session, mut bridge) = crate::drivers::websocket::test_session();
+        let out = FrameOut::new(session.sender());
+        let mut frames = || {
+            let mut got = Vec::new();
+            while let Ok(WsMessage::Text(text)) = bridge.outgoing.try_recv() {
+                got.push(text);
+            }
+            got
+        };
+        // A character cut between two writes is sent once it is whole.
+        let euro = "€".as_bytes();
+        assert!(out.write(&[b'a', euro[0]]));
+        assert!(out.write(&euro[1..2]));
+        assert!(out.write(&[euro[2], b'b']));
+        assert_eq!(frames(), vec!["a".to_string(), "€b".to_string()]);
+        // A byte that starts no character is shown as U+FFFD.
+        out.offer(b"x\xffy");
+        assert_eq!(frames(), vec!["x\u{fffd}y".to_string()]);
+        // Long output is split into frames the clients read.
+        let long = "é".repeat(MAX_TEXT_FRAME_BYTES);
+        assert!(out.write(long.as_bytes()));
+        let got = frames();
+        assert!(got.len() > 1 && got.iter().all(|f| f.len() <= MAX_TEXT_FRAME_BYTES));
+        assert_eq!(got.concat(), long);
     }
 }
