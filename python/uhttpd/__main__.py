@@ -13,14 +13,12 @@ import importlib.resources
 import json
 import logging
 import os
-import re
 import secrets
 import select
 import signal
 import socket
 import sys
 import threading
-import urllib.parse
 
 import uhttpd
 
@@ -154,37 +152,45 @@ PAGE_HEADERS = {
 }
 
 
-# An access log line of the engine: 127.0.0.1:50658 "PUT /fs/a.txt HTTP/1.1" 201 166
-ACCESS = re.compile(r'^\S+ "(PUT|POST|DELETE) (\S+) HTTP/[0-9.]+" (2\d\d)\b')
+# The "fs" notice the page shows for each change the engine reports:
+# (op, status, force) by change.
+FS_NOTICES = {
+    "created": ("upload", 201, False),
+    "replaced": ("upload", 204, False),
+    "deleted": ("delete", 204, False),
+    "deleted tree": ("delete", 204, True),
+    "dir made": ("mkdir", 201, False),
+}
 
 
-def fs_notice(message):
-    """The "fs" event for an access log line of a successful upload, mkdir or
-    delete, or None."""
-    m = ACCESS.match(message)
-    if not m:
+def fs_notice(observation):
+    """The "fs" event (JSON) for an engine observation of a file change, or None."""
+    if observation.get("kind") != "file":
         return None
-    verb, target, status = m.group(1), m.group(2), int(m.group(3))
-    path, _, query = target.partition("?")
-    if path != FS and not path.startswith(FS + "/"):
-        return None
-    device = urllib.parse.unquote(path[len(FS) :]) or "/"
-    if verb == "DELETE":
-        op = "delete"
-    elif device.endswith("/"):
-        op = "mkdir"
-    else:
-        op = "upload"
-    notice = {"op": op, "path": device, "status": status}
-    if op == "delete" and "force=1" in query.split("&"):
+    op, status, force = FS_NOTICES[observation["change"]]
+    notice = {"op": op, "path": observation["path"], "status": status}
+    if force:
         notice["force"] = True
     return json.dumps(notice, ensure_ascii=False)
 
 
+def relay_file_changes(server, stop):
+    """Sends the engine's file-change observations to the page as "fs"
+    events until ``stop`` is set or the server closes (runs on its own thread)."""
+    while not stop.is_set():
+        try:
+            seen = server.observations(0.5)
+        except RuntimeError:  # the server closed
+            return
+        for observation in seen:
+            notice = fs_notice(observation)
+            if notice is not None:
+                server.dispatch(notice, "fs")
+
+
 class EventLogHandler(logging.Handler):
-    """Sends log records to the page's event stream: every record at the
-    chosen level or above as a "log" event, and access lines of changes under
-    /fs as "fs" events.
+    """Sends log records at the chosen level or above to the page's event
+    stream as "log" events.
 
     It never logs and never blocks: dispatch() does not wait for clients, a
     thread already inside emit() (a record logged while dispatching) is
@@ -213,10 +219,6 @@ class EventLogHandler(logging.Handler):
         try:
             if record.levelno >= self.log_level:
                 self.server.dispatch(self.format(record), "log")
-            if record.name == "uhttpd" and record.levelno == logging.INFO:
-                notice = fs_notice(record.getMessage())
-                if notice is not None:
-                    self.server.dispatch(notice, "fs")
         except Exception:  # noqa: BLE001 - a log handler must not raise or log
             pass
 
@@ -396,8 +398,13 @@ def main(argv=None):
         except (KeyboardInterrupt, _Stop):
             return 0
         handler = EventLogHandler(srv, level)
+        stop = threading.Event()
+        relay = threading.Thread(
+            target=relay_file_changes, args=(srv, stop), name="uhttpd-console-fs", daemon=True
+        )
         try:
             logging.getLogger("uhttpd").addHandler(handler)
+            relay.start()
             # The REPL runs in __main__'s namespace: give it the server.
             main_module = sys.modules.get("__main__")
             if main_module is not None:
@@ -409,7 +416,9 @@ def main(argv=None):
             pass
         finally:
             logging.getLogger("uhttpd").removeHandler(handler)
+            stop.set()
             srv.close()
+            relay.join(2)
     # The real stdout: a REPL session may still be detaching its tee from
     # sys.stdout while the server closes.
     print("stopped", file=sys.__stdout__ or sys.stdout, flush=True)

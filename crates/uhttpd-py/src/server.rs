@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyDict, PyInt, PyList, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
 use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
 use uhttpd::repl::WebRepl;
@@ -186,6 +186,17 @@ fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
         );
     }
     converted.decision()
+}
+
+/// The name `observations()` gives a file change.
+fn file_change_name(change: uhttpd::FileChange) -> &'static str {
+    match change {
+        uhttpd::FileChange::Created => "created",
+        uhttpd::FileChange::Replaced => "replaced",
+        uhttpd::FileChange::Deleted { tree: false } => "deleted",
+        uhttpd::FileChange::Deleted { tree: true } => "deleted tree",
+        uhttpd::FileChange::DirMade => "dir made",
+    }
 }
 
 /// A callback's exception goes to the `uhttpd` logger with its traceback.
@@ -678,6 +689,53 @@ impl Server {
         };
         let data = to_bytes(data)?;
         py.detach(|| hub.dispatch(&data, event)).py()
+    }
+
+    /// What the server saw since the last call, waiting up to `timeout`
+    /// seconds for the first: dicts of `kind` "request" (`method`, `target`,
+    /// `status`, `bytes`, `duration` in seconds, `peer`) and "file" (`path`,
+    /// `change`: "created", "replaced", "deleted", "deleted tree", "dir
+    /// made"). Nothing is kept before the first call. Releases the GIL while
+    /// it waits: call it from a thread of yours.
+    #[pyo3(signature = (timeout=1.0))]
+    fn observations<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyList>> {
+        if !timeout.is_finite() || timeout < 0.0 {
+            return Err(PyValueError::new_err(
+                "timeout must be a number of seconds >= 0",
+            ));
+        }
+        let engine = self.engine()?.clone();
+        let wait = std::time::Duration::from_secs_f64(timeout.min(3600.0));
+        let seen = py.detach(|| engine.observations(wait));
+        let list = PyList::empty(py);
+        for observation in seen {
+            let item = PyDict::new(py);
+            match observation {
+                uhttpd::Observation::Request {
+                    method,
+                    target,
+                    status,
+                    bytes_out,
+                    duration,
+                    peer,
+                } => {
+                    item.set_item("kind", "request")?;
+                    item.set_item("method", method)?;
+                    item.set_item("target", target)?;
+                    item.set_item("status", status)?;
+                    item.set_item("bytes", bytes_out)?;
+                    item.set_item("duration", duration.as_secs_f64())?;
+                    item.set_item("peer", (peer.ip().to_string(), peer.port()))?;
+                }
+                uhttpd::Observation::File { path, change } => {
+                    item.set_item("kind", "file")?;
+                    item.set_item("path", path)?;
+                    item.set_item("change", file_change_name(change))?;
+                }
+            }
+            list.append(item)?;
+        }
+        Ok(list)
     }
 
     /// MicroPython's WebREPL at `url` (one slot; one per process). `pwd`

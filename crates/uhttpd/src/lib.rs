@@ -25,6 +25,7 @@ pub mod http;
 pub(crate) mod io;
 pub mod limits;
 pub mod lineedit;
+pub mod observe;
 mod platform;
 pub mod repl;
 pub mod router;
@@ -42,6 +43,7 @@ pub use host::pool::{PlainThreads, WorkerHooks};
 pub use host::request::{Request, RequestInfo};
 pub use http::method::Methods;
 pub use http::reply::{ReplyHead, Status};
+pub use observe::{FileChange, Observation};
 pub use server::{Endpoint, Handler, Server};
 
 // Old paths, until the bindings and fuzz targets use the narrowed API.

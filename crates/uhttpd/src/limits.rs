@@ -107,3 +107,8 @@ pub const MAX_PASSWORD_PROMPTS: usize = 8;
 
 /// WebSocket messages buffered each way between the socket and the session thread.
 pub const WS_CHANNEL_MESSAGES: usize = 16;
+
+/// Observations (finished requests, file changes) kept for a host that has
+/// not taken them yet; past it the oldest are dropped, so a host that stops
+/// asking costs a bounded amount of memory and never slows the server.
+pub const OBSERVATION_QUEUE: usize = 4096;

@@ -26,6 +26,7 @@ use crate::host::pool::{ThreadPool, WorkerHooks};
 use crate::host::request::Request;
 use crate::io::listener::{bind, raise_open_file_limit, spawn_io_threads};
 use crate::limits;
+use crate::observe::{Observation, Observer};
 use crate::router::Router;
 use crate::Methods;
 
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) pool: ThreadPool,
     /// Where file ACL and custom authentication decisions run (not behind callbacks).
     pub(crate) decisions: ThreadPool,
+    /// What the server saw, for the host to take.
+    pub(crate) observer: Observer,
     /// How threads that run host code are started (WebSocket sessions too).
     pub(crate) hooks: Arc<dyn WorkerHooks>,
     pub(crate) fs: DeviceFs,
@@ -118,6 +121,7 @@ impl Server {
             routes_frozen: AtomicBool::new(false),
             pool,
             decisions,
+            observer: Observer::default(),
             hooks,
             fs,
             file_acl: Arc::new(RwLock::new(None)),
@@ -154,6 +158,14 @@ impl Server {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What the server saw since the last call (finished requests, file
+    /// changes), waiting up to `wait` for the first. Nothing is recorded
+    /// before the first call; at most [`limits::OBSERVATION_QUEUE`] wait, the
+    /// oldest dropped first. Blocks: call it from a thread of the host's.
+    pub fn observations(&self, wait: Duration) -> Vec<Observation> {
+        self.shared.observer.take(wait)
     }
 
     /// Registers a handler for `pattern` and `methods` (one slot per verb).

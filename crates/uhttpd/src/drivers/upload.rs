@@ -13,6 +13,8 @@ use crate::http::request::RequestHead;
 use crate::http::request::{BodyKind, Decoded};
 use crate::io::conn::{Connection, Next};
 use crate::limits;
+use crate::observe::{FileChange, Observation};
+use crate::server::Shared;
 use crate::Methods;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -126,6 +128,14 @@ fn unquote(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// Tells the host about a change the receiver made.
+fn observe_file(shared: &Shared, vpath: &VirtualPath, change: FileChange) {
+    shared.observer.record(|| Observation::File {
+        path: vpath.to_string(),
+        change,
+    });
+}
+
 /// Why an upload did not land.
 enum UploadFailure {
     /// The body did not arrive whole: the client left, stalled or broke the framing.
@@ -152,7 +162,9 @@ impl Connection {
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
                 let inside = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
-                device::delete(&shared.fs, &target, force, &inside)
+                let code = device::delete(&shared.fs, &target, force, &inside)?;
+                observe_file(&shared, &target, FileChange::Deleted { tree: force });
+                Ok(code)
             })
             .await;
             return self.reply_and_finish(x, status_reply(code)).await;
@@ -160,7 +172,11 @@ impl Connection {
         if target.is_dir() {
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
-                device::make_dir(&shared.fs, &target)
+                let code = device::make_dir(&shared.fs, &target)?;
+                if code == 201 {
+                    observe_file(&shared, &target, FileChange::DirMade);
+                }
+                Ok(code)
             })
             .await;
             return self.reply_and_finish(x, status_reply(code)).await;
@@ -172,6 +188,7 @@ impl Connection {
                 return self.reply_and_finish(x, error_reply(413)).await;
             }
         }
+        let landed = target.clone();
         let pending = blocking(move || {
             file_acl(&shared, &target, Access::Write)?;
             PendingUpload::begin(&shared.fs, &target)
@@ -182,7 +199,15 @@ impl Connection {
             Err(code) => Err(UploadFailure::Status(code)),
         };
         match code {
-            Ok(code) => self.reply_and_finish(x, status_reply(Ok(code))).await,
+            Ok(code) => {
+                let change = if code == 201 {
+                    FileChange::Created
+                } else {
+                    FileChange::Replaced
+                };
+                observe_file(&self.shared, &landed, change);
+                self.reply_and_finish(x, status_reply(Ok(code))).await
+            }
             Err(UploadFailure::Body(why)) => {
                 x.body_refused(why);
                 match why.status() {

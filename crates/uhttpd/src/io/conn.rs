@@ -23,6 +23,7 @@ use crate::http::reply::{encode_head, error_reply, Framing, ReplyHead, Status, W
 use crate::http::request::{self as proto, Decoded, HeadLimits, RequestHead, Version};
 use crate::io::sendfile::while_progressing;
 use crate::limits;
+use crate::observe::Observation;
 use crate::router::Match;
 use crate::server::{Endpoint, Shared};
 use crate::Methods;
@@ -67,6 +68,7 @@ impl Connection {
                 }
             };
             first = false;
+            let started = Instant::now();
             let mut x = Exchange::new(&head, self.shared.limits.max_drain_bytes);
             let next = self.serve(&mut x, head).await;
             log::info!(
@@ -79,6 +81,14 @@ impl Connection {
                 x.status,
                 x.bytes_out
             );
+            self.shared.observer.record(|| Observation::Request {
+                method: x.method.clone(),
+                target: x.target.clone(),
+                status: x.status,
+                bytes_out: x.bytes_out,
+                duration: started.elapsed(),
+                peer: self.remote,
+            });
             if next == Next::Close {
                 let _ = self.stream.shutdown().await;
                 return;
