@@ -35,21 +35,8 @@ impl Connection {
         // read before the callback is queued: a client trickling a small body
         // then holds its connection, never a handler thread.
         if has_body && !x.awaits_go_ahead() {
-            let deadline = Instant::now() + self.shared.limits.body_timeout;
-            let first = loop {
-                if let Some(msg) = self.collect_piece(x, &mut gathered) {
-                    break msg;
-                }
-                let stall = Instant::now() + self.shared.limits.io_timeout;
-                let until = deadline.min(stall);
-                match timeout_at(until, read_more(&mut self.stream, &mut self.buf)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    Ok(_) => return Next::Close,
-                    Err(_) => {
-                        x.body_refused(BodyRefusal::TooSlow);
-                        break BodyMsg::Failed(BodyRefusal::TooSlow);
-                    }
-                }
+            let Some(first) = self.read_first_piece(x, &mut gathered).await else {
+                return Next::Close;
             };
             let whole = matches!(first, BodyMsg::Data(_)) && x.decoder.is_done();
             let ended = !matches!(first, BodyMsg::Data(_)) || whole;
@@ -154,6 +141,31 @@ impl Connection {
                     if let Some(BodyMsg::Failed(why)) = piece {
                         x.body_refused(why);
                     }
+                }
+            }
+        }
+    }
+
+    /// The first piece of the body, read within the body timeout (and the
+    /// stall timeout); `None` when the client left.
+    async fn read_first_piece(
+        &mut self,
+        x: &mut Exchange,
+        gathered: &mut BytesMut,
+    ) -> Option<BodyMsg> {
+        let deadline = Instant::now() + self.shared.limits.body_timeout;
+        loop {
+            if let Some(msg) = self.collect_piece(x, gathered) {
+                return Some(msg);
+            }
+            let stall = Instant::now() + self.shared.limits.io_timeout;
+            let until = deadline.min(stall);
+            match timeout_at(until, read_more(&mut self.stream, &mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return None,
+                Err(_) => {
+                    x.body_refused(BodyRefusal::TooSlow);
+                    return Some(BodyMsg::Failed(BodyRefusal::TooSlow));
                 }
             }
         }

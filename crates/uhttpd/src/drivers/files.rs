@@ -408,46 +408,7 @@ impl Connection {
             files.decide(&shared.fs, &info.head, &|_, _| Ok(()))
         };
         let reply = match outcome {
-            Outcome::File(file) => {
-                let mut head = ReplyHead::new(
-                    Status::from_code(if file.partial { 206 } else { 200 }).unwrap_or_default(),
-                );
-                head.content_type = Some(Bytes::from(file.mime.clone()));
-                let _ = head.add_header("Last-Modified", file.validators.last_modified.clone());
-                let _ = head.add_header("ETag", file.validators.etag.clone());
-                let _ = head.add_header("Accept-Ranges", "bytes");
-                if file.partial {
-                    let end = file.start + file.len - 1;
-                    let _ = head.add_header(
-                        "Content-Range",
-                        format!("bytes {}-{end}/{}", file.start, file.total),
-                    );
-                }
-                if file.gzip {
-                    let _ = head.add_header("Content-Encoding", "gzip");
-                }
-                if file.vary {
-                    let _ = head.add_header("Vary", "Accept-Encoding");
-                }
-                let sent = if file.len <= COALESCE_BODY_BYTES as u64 {
-                    // Small files: read them and send head and body in one write.
-                    match read_range(&file.file, file.start, file.len) {
-                        Ok(body) => self.write_full(x, &head, &body).await,
-                        Err(_) => return Next::Close,
-                    }
-                } else {
-                    match self.write_head(x, &head, ReplyBody::Length(file.len)).await {
-                        Ok(()) if !x.head_only => {
-                            self.send_file(x, &file.file, file.start, file.len).await
-                        }
-                        other => other,
-                    }
-                };
-                if sent.is_err() {
-                    return Next::Close;
-                }
-                return self.finish(x).await;
-            }
+            Outcome::File(file) => return self.send_found(x, file).await,
             Outcome::NotModified(validators) => {
                 let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
                 let _ = head.add_header("ETag", validators.etag);
@@ -474,6 +435,47 @@ impl Connection {
             Outcome::Refused(code) => error_reply(code),
         };
         self.reply_and_finish(x, reply).await
+    }
+
+    /// A file found: its head and bytes (small ones with the head in one
+    /// write, others by sendfile).
+    async fn send_found(&mut self, x: &mut Exchange, file: FileReply) -> Next {
+        let mut head = ReplyHead::new(
+            Status::from_code(if file.partial { 206 } else { 200 }).unwrap_or_default(),
+        );
+        head.content_type = Some(Bytes::from(file.mime.clone()));
+        let _ = head.add_header("Last-Modified", file.validators.last_modified.clone());
+        let _ = head.add_header("ETag", file.validators.etag.clone());
+        let _ = head.add_header("Accept-Ranges", "bytes");
+        if file.partial {
+            let end = file.start + file.len - 1;
+            let _ = head.add_header(
+                "Content-Range",
+                format!("bytes {}-{end}/{}", file.start, file.total),
+            );
+        }
+        if file.gzip {
+            let _ = head.add_header("Content-Encoding", "gzip");
+        }
+        if file.vary {
+            let _ = head.add_header("Vary", "Accept-Encoding");
+        }
+        let sent = if file.len <= COALESCE_BODY_BYTES as u64 {
+            // Small files: read them and send head and body in one write.
+            match read_range(&file.file, file.start, file.len) {
+                Ok(body) => self.write_full(x, &head, &body).await,
+                Err(_) => return Next::Close,
+            }
+        } else {
+            match self.write_head(x, &head, ReplyBody::Length(file.len)).await {
+                Ok(()) if !x.head_only => self.send_file(x, &file.file, file.start, file.len).await,
+                other => other,
+            }
+        };
+        if sent.is_err() {
+            return Next::Close;
+        }
+        self.finish(x).await
     }
 }
 

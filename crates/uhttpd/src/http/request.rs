@@ -123,6 +123,9 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 
 /// Parses a request head at the start of `buf`. `Ok(None)`: incomplete, read
 /// more. `Ok(Some((head, n)))`: the head used `n` bytes (leading empty lines included).
+// One function, longer than most: it applies RFC 9112's framing and
+// smuggling rules to the header list in the order the RFC gives them, and
+// splitting it would hide that order.
 pub fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
