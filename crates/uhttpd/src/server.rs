@@ -123,6 +123,8 @@ pub struct Server {
     io_threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// A message once the accepting thread has dropped the listening socket.
     listener_closed: Mutex<std_mpsc::Receiver<()>>,
+    /// What the seed's registrations remember ([`crate::api`]).
+    pub(crate) seed: crate::api::SeedState,
 }
 
 impl Server {
@@ -183,7 +185,9 @@ impl Server {
                 }
             }
         }
+        let seed = crate::api::SeedState::new(config.events, shared.shutdown.subscribe());
         let server = Server {
+            seed,
             shared,
             local_addr,
             io_threads: Mutex::new(io_threads),
