@@ -31,17 +31,15 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::watch;
 
-use crate::acl::{AclDecision, ACL_RO, ACL_RW, ACL_WO};
-use crate::error::{Error, Result};
-use crate::events::EventHub;
-use crate::files::FileServer;
-use crate::fs::VirtualPath;
-use crate::repl::{Interpreter, WebRepl};
-use crate::server::{Endpoint, Handler, Server};
-use crate::upload::Receiver;
-use crate::Methods;
-
+// Through the crate root, so this file does not depend on where the
+// engine's modules live.
+use crate::acl::{ACL_RO, ACL_RW, ACL_WO};
 use crate::config::DEFAULT_ROUTE_SLOTS;
+use crate::repl::{Interpreter, WebRepl};
+use crate::{
+    AclDecision, Endpoint, Error, EventHub, FileServer, Handler, Methods, Receiver, Result, Server,
+    VirtualPath,
+};
 
 /// The server whose REPL is the process's one (see [`Server::webrepl`]).
 static REPL_OWNER: Mutex<Weak<ReplClaim>> = Mutex::new(Weak::new());
