@@ -18,8 +18,11 @@ pub fn to_pyerr(error: Error) -> PyErr {
         Error::InvalidArgument(_)
         | Error::InvalidPattern { .. }
         | Error::Shadowed { .. }
-        | Error::NoSlots { .. } => PyValueError::new_err(message),
-        Error::RoutesFrozen | Error::AlreadyReplied(_) | Error::ServerClosed => {
+        | Error::NoSlots { .. }
+        | Error::NoExtMount(_)
+        | Error::NoEvents
+        | Error::EventTaken => PyValueError::new_err(message),
+        Error::RoutesFrozen | Error::ReplTaken | Error::AlreadyReplied(_) | Error::ServerClosed => {
             PyRuntimeError::new_err(message)
         }
         Error::ConnectionClosed => PyConnectionResetError::new_err(message),

@@ -106,7 +106,7 @@ pub fn start(py: Python<'_>) {
             && thread::Builder::new()
                 .name("uhttpd-log".into())
                 .spawn(move || {
-                    uhttpd::pool::block_async_signals();
+                    uhttpd::block_async_signals();
                     forward(rx)
                 })
                 .is_ok()

@@ -88,7 +88,7 @@ impl Request {
         py: Python<'_>,
         f: impl FnOnce(&mut uhttpd::Request) -> PyResult<T> + Send,
     ) -> PyResult<T> {
-        if !uhttpd::pool::on_worker_thread() {
+        if !uhttpd::on_worker_thread() {
             return py.detach(|| {
                 self.use_exchange(
                     &mut self.exchange.lock().unwrap_or_else(|e| e.into_inner()),

@@ -7,11 +7,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
-use uhttpd::acl::{ACL_RO, ACL_RW, ACL_WO};
-use uhttpd::repl::WebRepl;
 use uhttpd::{
-    AclDecision, Auth, AuthDecision, Config, CustomVerdict, Endpoint, EventHub, FileServer,
-    Methods, Receiver, RequestInfo, VirtualPath,
+    AclDecision, AclVerdict, Auth, AuthDecision, Config, CustomVerdict, Methods, RequestInfo,
 };
 
 use crate::errors::IntoPyResult;
@@ -23,9 +20,6 @@ use crate::workers::PythonThreads;
 pub const AUTH_OPEN: i64 = 0;
 pub const AUTH_BASIC: i64 = 1;
 pub const AUTH_CUSTOM: i64 = 2;
-
-/// The server holding the process's one WebREPL.
-static REPL_OWNER: Mutex<Weak<uhttpd::Server>> = Mutex::new(Weak::new());
 
 /// Every running engine, so interpreter exit can close them before Python goes away.
 static LIVE: Mutex<Vec<Weak<uhttpd::Server>>> = Mutex::new(Vec::new());
@@ -143,21 +137,15 @@ impl uhttpd::FileAcl for PyFileAcl {
     }
 }
 
+/// Converts the callback's value for the engine's rule ([`AclVerdict::decision`]).
 fn acl_verdict(verdict: &Bound<'_, PyAny>) -> AclDecision {
-    if !verdict.is_instance_of::<PyInt>() || verdict.is_instance_of::<pyo3::types::PyBool>() {
-        return AclDecision::Deny(403);
-    }
-    match verdict.extract::<i64>() {
-        Ok(bits)
-            if [ACL_RO, ACL_WO, ACL_RW]
-                .iter()
-                .any(|&g| i64::from(g) == bits) =>
-        {
-            AclDecision::Grant(bits as u8)
-        }
-        Ok(code) if (400..=599).contains(&code) => AclDecision::Deny(code as u16),
-        _ => AclDecision::Deny(403),
-    }
+    let converted =
+        if verdict.is_instance_of::<PyInt>() && !verdict.is_instance_of::<pyo3::types::PyBool>() {
+            AclVerdict::Int(verdict.extract::<i64>().ok())
+        } else {
+            AclVerdict::Other
+        };
+    converted.decision()
 }
 
 /// Converts `auth(req)`'s value for the engine's rule ([`CustomVerdict::decision`]);
@@ -224,12 +212,6 @@ fn log_exception(py: Python<'_>, what: impl std::fmt::Display, err: &PyErr) {
 #[pyclass(module = "uhttpd", weakref, frozen)]
 pub struct Server {
     engine: Arc<uhttpd::Server>,
-    /// `Server(ext=...)` was given: `serve(ext=True)` and `receive(extonly=True)` need it.
-    has_ext: bool,
-    /// The seed's `events`: EventSource clients served at once.
-    events: usize,
-    /// The `event()` stream, once registered.
-    hub: OnceLock<Arc<EventHub>>,
     link: Arc<Link>,
     /// Routes given to the constructor, registered by `__init__`.
     pending_routes: Mutex<Option<Vec<RouteSpec>>>,
@@ -248,17 +230,8 @@ fn check_callable(callback: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
     }
 }
 
-fn methods_from(bits: i64) -> PyResult<Methods> {
-    match u32::try_from(bits).ok().and_then(Methods::from_bits) {
-        Some(methods) if !methods.is_empty() => Ok(methods),
-        _ => Err(PyValueError::new_err(format!(
-            "methods {bits} is not a combination of uhttpd.GET, POST, DELETE, PUT and PATCH"
-        ))),
-    }
-}
-
 /// A route given to the constructor: `(url, methods, callback)`.
-type RouteSpec = (String, i64, Py<PyAny>);
+type RouteSpec = (String, Methods, Py<PyAny>);
 
 /// What `routes=` says: the slot count, and the routes when it is an iterable.
 struct RouteTable {
@@ -270,16 +243,12 @@ struct RouteTable {
 fn parse_routes(routes: Option<&Bound<'_, PyAny>>) -> PyResult<RouteTable> {
     let Some(routes) = routes else {
         return Ok(RouteTable {
-            slots: uhttpd::config::DEFAULT_ROUTE_SLOTS,
+            slots: uhttpd::DEFAULT_ROUTE_SLOTS,
             given: None,
         });
     };
     if routes.is_instance_of::<PyInt>() {
-        let slots: i64 = routes.extract()?;
-        let slots = usize::try_from(slots)
-            .ok()
-            .filter(|&s| s >= 1)
-            .ok_or_else(|| PyValueError::new_err("routes must be at least 1 (the OPTIONS slot)"))?;
+        let slots = uhttpd::route_slots(routes.extract()?).py()?;
         return Ok(RouteTable { slots, given: None });
     }
     let mut table = Vec::new();
@@ -299,16 +268,11 @@ fn parse_routes(routes: Option<&Bound<'_, PyAny>>) -> PyResult<RouteTable> {
         let url: String = url.extract()?;
         let bits: i64 = bits.extract()?;
         check_callable(&callback, "a route callback")?;
-        methods_from(bits)?;
-        table.push((url, bits, callback.unbind()));
+        let methods = Methods::from_seed(bits).py()?;
+        table.push((url, methods, callback.unbind()));
     }
-    // Room for the given routes, and the seed's default for serve()/ws()/… after them.
-    let needed = 1 + table
-        .iter()
-        .map(|(_, bits, _)| bits.count_ones() as usize)
-        .sum::<usize>();
     Ok(RouteTable {
-        slots: needed.max(uhttpd::config::DEFAULT_ROUTE_SLOTS),
+        slots: uhttpd::table_slots(table.iter().map(|(_, methods, _)| *methods)),
         given: Some(table),
     })
 }
@@ -372,6 +336,17 @@ impl Server {
         Ok(&self.engine)
     }
 
+    /// The engine's handler for a route's callback, and the callback to
+    /// [`Server::hold`] once the engine took the handler.
+    fn handler(&self, callback: &Bound<'_, PyAny>) -> (Arc<Callback>, Arc<dyn uhttpd::Handler>) {
+        let held = Callback::new(callback);
+        let handler = PyHandler {
+            callback: held.clone(),
+            link: self.link.clone(),
+        };
+        (held, Arc::new(handler))
+    }
+
     /// Lists a callback the engine now holds, where the garbage collector sees it.
     fn hold(&self, callback: Arc<Callback>) {
         self.callbacks
@@ -384,31 +359,10 @@ impl Server {
         py.detach(|| self.engine.close());
         // The REPL's session ends with its connection; let it finish
         // detaching before close() returns.
-        let owner = REPL_OWNER
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .upgrade();
-        if owner.is_some_and(|owner| Arc::ptr_eq(&owner, &self.engine)) {
+        if self.engine.holds_webrepl() {
             wait_for_sessions(py);
         }
     }
-}
-
-/// A URL prefix: `""` or `/name` without a trailing slash.
-fn url_prefix(prefix: Option<&str>) -> PyResult<String> {
-    match prefix {
-        None => Ok(String::new()),
-        Some(p) if p.starts_with('/') => Ok(p.trim_end_matches('/').to_string()),
-        Some(p) => Err(PyValueError::new_err(format!(
-            "prefix must start with '/', got {p:?}"
-        ))),
-    }
-}
-
-fn device_path(path: &str, what: &str) -> PyResult<VirtualPath> {
-    VirtualPath::from_device(path).map_err(|e| {
-        PyValueError::new_err(format!("{what} {path:?} is not a valid device path: {e:?}"))
-    })
 }
 
 #[pymethods]
@@ -429,7 +383,8 @@ impl Server {
         ext: Option<String>,
         workers: Option<i64>,
     ) -> PyResult<Self> {
-        let workers = workers.unwrap_or(uhttpd::limits::HANDLER_WORKERS as i64);
+        let defaults = Config::default();
+        let workers = workers.unwrap_or(defaults.workers as i64);
         let port = u16::try_from(port)
             .map_err(|_| PyValueError::new_err(format!("port must be 0..65535, got {port}")))?;
         let events = usize::try_from(events)
@@ -452,18 +407,13 @@ impl Server {
             )));
         }
         if let Some(ext) = &ext {
-            if !ext.starts_with('/') || ext.len() < 2 {
-                return Err(PyValueError::new_err(format!(
-                    "ext must be a path inside root like '/sd', got {ext:?}"
-                )));
-            }
+            uhttpd::check_ext_mount(ext).py()?;
         }
         let link = Arc::new(Link::default());
         let mut callbacks = Vec::new();
         let auth = parse_auth(py, acl, auth, &link, &mut callbacks)?;
         let table = parse_routes(routes)?;
         logging::start(py);
-        let has_ext = ext.is_some();
         let config = Config {
             host,
             port,
@@ -472,8 +422,9 @@ impl Server {
             ext,
             route_slots: table.slots,
             auth,
+            events,
             workers,
-            ..Config::default()
+            ..defaults
         };
         let engine = py
             .detach(|| uhttpd::Server::start(config, Arc::new(PythonThreads)))
@@ -485,9 +436,6 @@ impl Server {
         drop(live);
         Ok(Server {
             engine,
-            has_ext,
-            events,
-            hub: OnceLock::new(),
             link,
             pending_routes: Mutex::new(table.given),
             callbacks: Mutex::new(callbacks),
@@ -513,12 +461,14 @@ impl Server {
         let Some(given) = given else {
             return Ok(());
         };
-        for (url, bits, callback) in &given {
-            this.route(url, *bits, callback.bind(py))?;
+        let mut table = Vec::with_capacity(given.len());
+        for (url, methods, callback) in &given {
+            let (held, handler) = this.handler(callback.bind(py));
+            this.hold(held);
+            table.push((url.as_str(), *methods, handler));
         }
         // The seed: with a table given, no further route() calls.
-        this.engine()?.freeze_routes();
-        Ok(())
+        this.engine()?.route_table(table).py()
     }
 
     /// The port the server listens on (the OS's pick for `port=0`).
@@ -529,13 +479,9 @@ impl Server {
     /// Calls `callback(request)` for requests to `url` with one of `methods`.
     fn route(&self, url: &str, methods: i64, callback: &Bound<'_, PyAny>) -> PyResult<()> {
         check_callable(callback, "callback")?;
-        let methods = methods_from(methods)?;
-        let held = Callback::new(callback);
-        let handler = PyHandler {
-            callback: held.clone(),
-            link: self.link.clone(),
-        };
-        self.engine()?.route(url, methods, Arc::new(handler)).py()?;
+        let methods = Methods::from_seed(methods).py()?;
+        let (held, handler) = self.handler(callback);
+        self.engine()?.route(url, methods, handler).py()?;
         self.hold(held);
         Ok(())
     }
@@ -549,38 +495,7 @@ impl Server {
         dirs: bool,
         ext: bool,
     ) -> PyResult<()> {
-        let prefix = url_prefix(prefix)?;
-        let base = match base {
-            Some(base) if base.starts_with('/') => Some(device_path(base, "base")?),
-            Some(base) => {
-                return Err(PyValueError::new_err(format!(
-                    "base must start with '/', got {base:?}"
-                )))
-            }
-            None => None,
-        };
-        if ext && !self.has_ext {
-            return Err(PyValueError::new_err(
-                "serve(ext=True) needs the external storage mount: Server(ext='/sd')",
-            ));
-        }
-        let pattern = format!("{prefix}/*");
-        let files = FileServer {
-            prefix,
-            base,
-            dirs,
-            try_ext: ext,
-        };
-        self.engine()?
-            .add_endpoint(
-                "serve",
-                &pattern,
-                Methods::GET,
-                1,
-                false,
-                Endpoint::Files(Arc::new(files)),
-            )
-            .py()
+        self.engine.serve(prefix, base, dirs, ext).py()
     }
 
     /// The file receiver: POST and PUT (and DELETE with `delete=True`) on
@@ -593,42 +508,7 @@ impl Server {
         extonly: bool,
         delete: bool,
     ) -> PyResult<()> {
-        if !dynamic && prefix.is_none() {
-            return Err(PyValueError::new_err(
-                "receive(dynamic=False) needs prefix, the endpoint that takes uploads",
-            ));
-        }
-        if extonly && !self.has_ext {
-            return Err(PyValueError::new_err(
-                "receive(extonly=True) needs the external storage mount: Server(ext='/sd')",
-            ));
-        }
-        let prefix = url_prefix(prefix)?;
-        let pattern = if dynamic {
-            format!("{prefix}/*")
-        } else {
-            prefix.clone()
-        };
-        let mut methods = Methods::POST | Methods::PUT;
-        if delete {
-            methods |= Methods::DELETE;
-        }
-        let receiver = Receiver {
-            prefix,
-            dynamic,
-            extonly,
-        };
-        let slots = 1 + usize::from(delete);
-        self.engine()?
-            .add_endpoint(
-                "receive",
-                &pattern,
-                methods,
-                slots,
-                false,
-                Endpoint::Receiver(Arc::new(receiver)),
-            )
-            .py()
+        self.engine.receive(dynamic, prefix, extonly, delete).py()
     }
 
     /// Sets the callback asked before every file read, listing, write, mkdir and delete.
@@ -645,34 +525,7 @@ impl Server {
 
     /// A `text/event-stream` at `url` for EventSource clients (one slot; once per server).
     fn event(&self, url: &str) -> PyResult<()> {
-        if self.events == 0 {
-            return Err(PyValueError::new_err(
-                "event() needs Server(events=N), the number of EventSource clients served at once",
-            ));
-        }
-        if self.hub.get().is_some() {
-            return Err(PyValueError::new_err(
-                "event() was already called for this server",
-            ));
-        }
-        if url.ends_with('*') || url.ends_with('?') {
-            return Err(PyValueError::new_err(format!(
-                "the event url must not be a wildcard, got {url:?}"
-            )));
-        }
-        let hub = EventHub::new(self.events);
-        self.engine()?
-            .add_endpoint(
-                "event",
-                url,
-                Methods::GET,
-                1,
-                false,
-                Endpoint::Events(hub.clone()),
-            )
-            .py()?;
-        let _ = self.hub.set(hub);
-        Ok(())
+        self.engine.event(url).py().map(drop)
     }
 
     /// Sends `data` (str or bytes) to every EventSource client, named `event`
@@ -684,11 +537,8 @@ impl Server {
         data: &Bound<'_, PyAny>,
         event: Option<&str>,
     ) -> PyResult<bool> {
-        let Some(hub) = self.hub.get() else {
-            return Ok(false);
-        };
         let data = to_bytes(data)?;
-        py.detach(|| hub.dispatch(&data, event)).py()
+        py.detach(|| self.engine.dispatch(&data, event)).py()
     }
 
     /// What the server saw since the last call, waiting up to `timeout`
@@ -742,45 +592,9 @@ impl Server {
     /// protects it; `None` leaves it open to anyone who can reach the port.
     #[pyo3(signature = (url, pwd=None))]
     fn ws(&self, py: Python<'_>, url: &str, pwd: Option<String>) -> PyResult<()> {
-        let engine = self.engine()?.clone();
-        // Claimed before any Python runs and the lock let go at once: Python
-        // code may collect an old server whose close() takes this lock.
-        let previous = {
-            let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
-            if owner.upgrade().is_some_and(|server| !server.is_closed()) {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                    "a WebREPL is already registered in this process (ws() works once per process)",
-                ));
-            }
-            std::mem::replace(&mut *owner, Arc::downgrade(&engine))
-        };
-        let registered = PyInterpreter::new(py).and_then(|interpreter| {
-            let repl = WebRepl::new(
-                pwd.clone(),
-                engine.device_fs().clone(),
-                engine.file_acl(),
-                Arc::new(interpreter),
-            );
-            engine
-                .add_endpoint(
-                    "ws",
-                    url,
-                    Methods::GET,
-                    1,
-                    true,
-                    Endpoint::WebSocket(Arc::new(repl)),
-                )
-                .py()
-        });
-        if registered.is_err() {
-            let mut owner = REPL_OWNER.lock().unwrap_or_else(|e| e.into_inner());
-            if owner.ptr_eq(&Arc::downgrade(&engine)) {
-                *owner = previous;
-            }
-        } else if pwd.is_none() {
-            log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
-        }
-        registered
+        let engine = self.engine()?;
+        let interpreter = Arc::new(PyInterpreter::new(py)?);
+        engine.webrepl(url, pwd, interpreter).py()
     }
 
     /// Stops the server; the port is closed when this returns. Idempotent.

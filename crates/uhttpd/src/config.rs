@@ -21,6 +21,9 @@ pub struct Config {
     pub root: PathBuf,
     /// Device path where external storage is mounted (`/sd`), if any.
     pub ext: Option<String>,
+    /// EventSource clients served at once by [`crate::Server::event`] (the
+    /// seed's `events`; 0, the default, allows no `event()`).
+    pub events: usize,
     /// Handler threads.
     pub workers: usize,
     /// Requests waiting for a handler thread before 503.
@@ -49,7 +52,7 @@ pub struct Limits {
     pub event_heartbeat: Duration,
 }
 
-/// The seed's default number of route slots.
+/// The seed's default number of route slots (`routes=8`), OPTIONS included.
 pub const DEFAULT_ROUTE_SLOTS: usize = 8;
 
 impl Default for Limits {
@@ -79,6 +82,7 @@ impl Default for Config {
             auth: Auth::Open,
             root: PathBuf::from("."),
             ext: None,
+            events: 0,
             workers: limits::HANDLER_WORKERS,
             queue: limits::HANDLER_QUEUE,
             io_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),

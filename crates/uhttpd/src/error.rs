@@ -31,6 +31,19 @@ pub enum Error {
     /// The route table was given whole to the constructor.
     #[error("routes were given to the constructor; route() cannot add more")]
     RoutesFrozen,
+    /// `serve(ext=True)` or `receive(extonly=True)` (named here) without
+    /// [`crate::Config::ext`].
+    #[error("{0} needs the external storage mount: Server(ext='/sd')")]
+    NoExtMount(&'static str),
+    /// [`crate::Server::event`] on a server started with `events: 0`.
+    #[error("event() needs Server(events=N), the number of EventSource clients served at once")]
+    NoEvents,
+    /// [`crate::Server::event`] a second time.
+    #[error("event() was already called for this server")]
+    EventTaken,
+    /// [`crate::Server::webrepl`] while another live server holds the process's REPL.
+    #[error("a WebREPL is already registered in this process (ws() works once per process)")]
+    ReplTaken,
     /// A reply was already started or finished for this request.
     #[error("{0}")]
     AlreadyReplied(&'static str),

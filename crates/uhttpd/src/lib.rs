@@ -1,6 +1,8 @@
 //! uhttpd engine: a micro HTTP/1.1 server with a router, Basic/custom auth,
-//! CORS and blocking request handlers on a bounded worker pool. No Python here;
-//! the `uhttpd-py` crate puts the seed's Python API on top of it.
+//! CORS and blocking request handlers on a bounded worker pool. No Python here.
+//! The seed's API (MicroPython's `uhttpd`: `serve`, `receive`, `event`, `ws`,
+//! the route table) and its rules are in [`api`]; the `uhttpd-py` crate only
+//! converts Python arguments to it and maps its errors to Python exceptions.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -15,6 +17,7 @@
 //! ```
 
 pub mod acl;
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod drivers;
@@ -32,14 +35,15 @@ pub mod router;
 pub mod server;
 
 pub use acl::{Access, AclDecision, FileAcl};
+pub use api::{check_ext_mount, route_slots, table_slots, AclVerdict};
 pub use auth::{Auth, AuthDecision, Authenticator, CustomVerdict};
-pub use config::{Config, Limits};
+pub use config::{Config, Limits, DEFAULT_ROUTE_SLOTS};
 pub use drivers::events::EventHub;
 pub use drivers::files::FileServer;
 pub use drivers::upload::Receiver;
 pub use error::{Error, Result};
 pub use fs::{DeviceFs, VirtualPath};
-pub use host::pool::{PlainThreads, WorkerHooks};
+pub use host::pool::{block_async_signals, on_worker_thread, PlainThreads, WorkerHooks};
 pub use host::request::{Request, RequestInfo};
 pub use http::method::Methods;
 pub use http::reply::{ReplyHead, Status};

@@ -88,6 +88,8 @@ pub struct Server {
     pub(crate) io_threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// A message once the accepting thread has dropped the listening socket.
     pub(crate) listener_closed: Mutex<std_mpsc::Receiver<()>>,
+    /// What the seed's registrations remember ([`crate::api`]).
+    pub(crate) seed: crate::api::SeedState,
 }
 
 impl Server {
@@ -137,7 +139,9 @@ impl Server {
                     return Err(e.into());
                 }
             };
+        let seed = crate::api::SeedState::new(config.events, shared.shutdown.subscribe());
         let server = Server {
+            seed,
             shared,
             local_addr,
             io_threads: Mutex::new(io_threads),
