@@ -82,3 +82,25 @@ def test_observations_wait_without_holding_the_gil_and_close_ends_them(server):
 def test_a_bad_timeout_is_a_value_error(server, timeout):
     with pytest.raises(ValueError):
         server().observations(timeout)
+
+
+def test_a_repl_transfer_is_observed(server, root, tmp_path):
+    import webrepl_client as wc
+
+    srv = server(root=str(root))
+    srv.ws("/", "pw")
+    srv.observations(0)
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"from the repl")
+    ws, _, _ = wc.connect(srv.port())
+    try:
+        wc.login(ws, "pw")
+        wc.put_file(ws, str(local), "sent.txt")
+    finally:
+        ws.s.close()
+    assert (root / "sent.txt").read_bytes() == b"from the repl"
+    changes = []
+    deadline = time.monotonic() + 3
+    while not changes and time.monotonic() < deadline:
+        changes = [(o["change"], o["path"]) for o in srv.observations(0.5) if o["kind"] == "file"]
+    assert changes == [("created", "/sent.txt")]

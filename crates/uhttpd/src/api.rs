@@ -350,7 +350,8 @@ impl Server {
             self.device_fs().clone(),
             self.file_acl(),
             interpreter,
-        );
+        )
+        .observed_by(self.shared.observer.clone());
         let endpoint = Endpoint::WebSocket(Arc::new(repl));
         let previous = {
             let mut owner = repl_owner();

@@ -69,7 +69,7 @@ pub(crate) struct Shared {
     /// Where file ACL and custom authentication decisions run (not behind callbacks).
     pub(crate) decisions: ThreadPool,
     /// What the server saw, for the host to take.
-    pub(crate) observer: Observer,
+    pub(crate) observer: Arc<Observer>,
     /// How threads that run host code are started (WebSocket sessions too).
     pub(crate) hooks: Arc<dyn WorkerHooks>,
     pub(crate) fs: DeviceFs,
@@ -123,7 +123,7 @@ impl Server {
             routes_frozen: AtomicBool::new(false),
             pool,
             decisions,
-            observer: Observer::default(),
+            observer: Arc::default(),
             hooks,
             fs,
             file_acl: Arc::new(RwLock::new(None)),

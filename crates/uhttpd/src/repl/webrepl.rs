@@ -20,6 +20,7 @@ use crate::drivers::websocket::{WsHandler, WsMessage, WsSender, WsSession};
 use crate::fs::PendingUpload;
 use crate::fs::{DeviceFs, VirtualPath};
 use crate::limits;
+use crate::observe::{FileChange, Observation, Observer};
 
 use super::console::{Console, ConsoleOut};
 use super::friendly::{FriendlyConsole, Interpreter};
@@ -154,6 +155,8 @@ pub struct WebRepl {
     prompt_timeout: Duration,
     /// Held while a wrong password is answered: guesses are judged one at a time.
     judging: Mutex<()>,
+    /// Where transfers report the files they write.
+    observer: Arc<Observer>,
 }
 
 impl WebRepl {
@@ -188,7 +191,14 @@ impl WebRepl {
             max_prompts: limits::MAX_PASSWORD_PROMPTS,
             prompt_timeout: limits::PASSWORD_PROMPT_TIMEOUT,
             judging: Mutex::new(()),
+            observer: Arc::default(),
         }
+    }
+
+    /// Reports the files transfers write to `observer` (the server's).
+    pub(crate) fn observed_by(mut self, observer: Arc<Observer>) -> WebRepl {
+        self.observer = observer;
+        self
     }
 }
 
@@ -396,7 +406,7 @@ const WB_REFUSED: u16 = 1;
 enum TransferState {
     #[default]
     Idle,
-    Receiving(PendingUpload, u64),
+    Receiving(PendingUpload, VirtualPath, u64),
     Sending(File),
 }
 
@@ -419,7 +429,7 @@ impl Transfer {
                     let request: Vec<u8> = self.pending.drain(..WA_REQUEST_BYTES).collect();
                     self.start(&request, out, repl);
                 }
-                TransferState::Receiving(upload, left) => {
+                TransferState::Receiving(upload, _, left) => {
                     let take = (*left).min(self.pending.len() as u64) as usize;
                     let chunk: Vec<u8> = self.pending.drain(..take).collect();
                     let written = upload.write(&chunk);
@@ -429,7 +439,7 @@ impl Transfer {
                         self.state = TransferState::Idle;
                         let _ = out.binary(wb(WB_REFUSED));
                     } else if *left == 0 {
-                        self.finish_put(out);
+                        self.finish_put(out, repl);
                     } else {
                         return;
                     }
@@ -475,8 +485,8 @@ impl Transfer {
         match opened {
             Ok(()) => {
                 let _ = out.binary(wb(0));
-                if matches!(self.state, TransferState::Receiving(_, 0)) {
-                    self.finish_put(out);
+                if matches!(self.state, TransferState::Receiving(_, _, 0)) {
+                    self.finish_put(out, repl);
                 }
             }
             Err(code) => {
@@ -495,7 +505,7 @@ impl Transfer {
     fn open_put(&mut self, request: &WaRequest, repl: &WebRepl) -> Result<(), u16> {
         let vpath = Self::target(request, repl, Access::Write)?;
         let upload = PendingUpload::begin(&repl.fs, &vpath)?;
-        self.state = TransferState::Receiving(upload, u64::from(request.size));
+        self.state = TransferState::Receiving(upload, vpath, u64::from(request.size));
         Ok(())
     }
 
@@ -509,10 +519,21 @@ impl Transfer {
         Ok(())
     }
 
-    fn finish_put(&mut self, out: &WsSender) {
+    fn finish_put(&mut self, out: &WsSender, repl: &WebRepl) {
         let status = match std::mem::take(&mut self.state) {
-            TransferState::Receiving(upload, _) => match upload.commit() {
-                Ok(_) => 0,
+            TransferState::Receiving(upload, vpath, _) => match upload.commit() {
+                Ok(code) => {
+                    let change = if code == 201 {
+                        FileChange::Created
+                    } else {
+                        FileChange::Replaced
+                    };
+                    repl.observer.record(|| Observation::File {
+                        path: vpath.to_string(),
+                        change,
+                    });
+                    0
+                }
                 Err(_) => WB_REFUSED,
             },
             _ => WB_REFUSED,
