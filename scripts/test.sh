@@ -47,6 +47,8 @@ step pip bash -c '.venv/bin/pip install -q --upgrade pip && .venv/bin/pip instal
 
 step rustfmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+# The engine's documentation is its Rust user's manual: no broken links.
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc -p uhttpd --no-deps
 
 step cargo-test cargo test --workspace
 grep -h "^test result:" "$logs/cargo-test.log" | awk '{p += $4; f += $6} END {print "   " p " Rust tests passed, " f " failed"}'

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uhttpd::auth::basic_matches;
+use uhttpd::fuzzing::basic_matches;
 
 fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |&n| usize::from(n)).min(data.len());

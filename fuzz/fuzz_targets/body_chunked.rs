@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use uhttpd::proto::{BodyDecoder, BodyKind, Decoded};
+use uhttpd::fuzzing::{BodyDecoder, BodyKind, Decoded};
 
 /// Decodes `input` fed `step` bytes at a time: the body, or None on refusal.
 fn decode(input: &[u8], step: usize) -> Option<(Vec<u8>, bool)> {

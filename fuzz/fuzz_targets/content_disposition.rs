@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uhttpd::upload::disposition_filename;
+use uhttpd::fuzzing::disposition_filename;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(name) = disposition_filename(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uhttpd::lineedit::{Edit, LineEditor, MAX_LINE_CHARS};
+use uhttpd::fuzzing::{Edit, LineEditor, MAX_LINE_CHARS};
 
 fn entered(input: &[u8], step: usize) -> Vec<Edit> {
     let mut editor = LineEditor::new();

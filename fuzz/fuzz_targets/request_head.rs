@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uhttpd::proto::{parse_head, HeadLimits};
+use uhttpd::fuzzing::{parse_head, HeadLimits};
 
 fuzz_target!(|data: &[u8]| {
     let limits = HeadLimits::default();

@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uhttpd::proto::{parse_head, HeadLimits};
-use uhttpd::repl::{parse_wa, WA_REQUEST_BYTES};
-use uhttpd::ws::handshake;
+use uhttpd::fuzzing::{parse_head, HeadLimits};
+use uhttpd::fuzzing::{parse_wa, WA_REQUEST_BYTES};
+use uhttpd::fuzzing::handshake;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((head, _))) = parse_head(data, &HeadLimits::default()) {

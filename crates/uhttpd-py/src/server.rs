@@ -170,7 +170,7 @@ fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
         log::error!(
             target: "uhttpd",
             "the authentication callback returned {shown}, which is not an HTTP status: the request is denied with {}",
-            uhttpd::auth::NOT_A_STATUS_DENIAL
+            uhttpd::NOT_A_STATUS_DENIAL
         );
     }
     converted.decision()

@@ -95,6 +95,7 @@ impl LineEditor {
         text.to_string()
     }
 
+    #[cfg(test)]
     pub fn in_paste_mode(&self) -> bool {
         self.paste.is_some()
     }

@@ -86,11 +86,6 @@ impl Pattern {
         &self.raw
     }
 
-    /// Has a trailing `*` or `?`.
-    pub fn is_wildcard(&self) -> bool {
-        self.star || self.optional.is_some()
-    }
-
     /// The matched paths as exact strings plus at most one prefix set (`prefix.*`).
     fn language(&self) -> (Vec<String>, Option<String>) {
         let m = self.mandatory.clone();
@@ -239,6 +234,7 @@ impl<T> Router<T> {
             .fold(Methods::NONE, |all, r| all | r.methods)
     }
 
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -259,6 +255,7 @@ impl<T> Router<T> {
         )
     }
 
+    #[cfg(test)]
     pub fn routes(&self) -> &[Route<T>] {
         &self.routes
     }
@@ -334,10 +331,6 @@ mod tests {
     fn accessors() {
         let p = pat("/api/?*");
         assert_eq!(p.as_str(), "/api/?*");
-        assert!(p.is_wildcard());
-        assert!(pat("/a*").is_wildcard());
-        assert!(pat("/a?").is_wildcard());
-        assert!(!pat("/a").is_wildcard());
         assert_eq!(pat("/x"), pat("/x"));
         assert_ne!(pat("/x?*"), pat("/x*?"));
     }

@@ -686,24 +686,9 @@ fn file_acl_decisions_do_not_wait_behind_callbacks() {
         root: root.clone(),
         ..config()
     });
-    let files = uhttpd::FileServer {
-        prefix: "/fs".into(),
-        base: None,
-        dirs: false,
-        try_ext: false,
-    };
-    server
-        .add_endpoint(
-            "serve",
-            "/fs/*",
-            Methods::GET,
-            1,
-            false,
-            uhttpd::Endpoint::Files(Arc::new(files)),
-        )
-        .unwrap();
+    server.serve(Some("/fs"), None, false, false).unwrap();
     server.set_file_acl(Some(Arc::new(|_: &str| {
-        uhttpd::AclDecision::Grant(uhttpd::acl::ACL_RW)
+        uhttpd::AclDecision::Grant(uhttpd::ACL_RW)
     })));
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = std::sync::Mutex::new(release_rx);

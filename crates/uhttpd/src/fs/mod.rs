@@ -4,9 +4,9 @@
 //! resolution inside.
 
 mod device;
-mod path;
+pub(crate) mod path;
 mod write;
 
-pub use device::{is_reserved_name, DeviceFs, EntryKind, TEMP_SUFFIX};
-pub use path::{PathError, VirtualPath, MAX_COMPONENT_LEN, MAX_PATH_LEN};
-pub use write::{delete, io_status, make_dir, PendingUpload};
+pub use device::{is_reserved_name, DeviceFs, EntryKind};
+pub use path::{PathError, VirtualPath};
+pub use write::{delete, make_dir, PendingUpload};

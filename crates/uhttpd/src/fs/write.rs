@@ -371,7 +371,7 @@ mod tests {
     #[test]
     fn temporary_names_are_unguessable_short_and_reserved() {
         let (base, fs) = scratch("temp");
-        let long = "n".repeat(crate::fs::MAX_COMPONENT_LEN);
+        let long = "n".repeat(crate::fs::path::MAX_COMPONENT_LEN);
         let mut upload = PendingUpload::begin(&fs, &v(&long)).unwrap();
         let temp = upload.temp.clone();
         assert!(temp.len() < 64 && is_reserved_name(&temp), "{temp}");

@@ -110,7 +110,8 @@ pub fn block_async_signals() {
     }
 }
 
-/// True on a pool worker thread, where [`wait_outside`] knows how to wait.
+/// True on a pool worker thread, where the engine's blocking waits go
+/// through the pool's [`WorkerHooks::wait`].
 pub fn on_worker_thread() -> bool {
     CURRENT_HOOKS.with(|h| h.borrow().is_some())
 }
