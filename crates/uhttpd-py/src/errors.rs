@@ -1,6 +1,8 @@
 //! The one mapping from engine errors to Python exceptions.
 
-use pyo3::exceptions::{PyConnectionResetError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyConnectionResetError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::PyErr;
 use uhttpd::Error;
 
@@ -26,6 +28,7 @@ pub fn to_pyerr(error: Error) -> PyErr {
             PyRuntimeError::new_err(message)
         }
         Error::ConnectionClosed => PyConnectionResetError::new_err(message),
+        Error::WrongKind(_) => PyTypeError::new_err(message),
     }
 }
 

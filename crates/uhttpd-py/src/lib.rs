@@ -25,9 +25,9 @@ fn _uhttpd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ] {
         m.add(name, verb.bits())?;
     }
-    m.add("AUTH_OPEN", server::AUTH_OPEN)?;
-    m.add("AUTH_BASIC", server::AUTH_BASIC)?;
-    m.add("AUTH_CUSTOM", server::AUTH_CUSTOM)?;
+    m.add("AUTH_OPEN", uhttpd::AUTH_OPEN)?;
+    m.add("AUTH_BASIC", uhttpd::AUTH_BASIC)?;
+    m.add("AUTH_CUSTOM", uhttpd::AUTH_CUSTOM)?;
     m.add("ACL_RO", 1)?;
     m.add("ACL_WO", 2)?;
     m.add("ACL_RW", 3)?;

@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyInt, PyList, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, PyVisit};
 use uhttpd::{
     AclDecision, AclVerdict, Auth, AuthDecision, Config, CustomVerdict, Methods, RequestInfo,
+    SeedAuth, AUTH_OPEN,
 };
 
 use crate::errors::IntoPyResult;
@@ -16,10 +17,6 @@ use crate::logging;
 use crate::repl::{wait_for_sessions, PyInterpreter};
 use crate::request::{to_bytes, Request};
 use crate::workers::PythonThreads;
-
-pub const AUTH_OPEN: i64 = 0;
-pub const AUTH_BASIC: i64 = 1;
-pub const AUTH_CUSTOM: i64 = 2;
 
 /// Every running engine, so interpreter exit can close them before Python goes away.
 static LIVE: Mutex<Vec<Weak<uhttpd::Server>>> = Mutex::new(Vec::new());
@@ -277,52 +274,29 @@ fn parse_routes(routes: Option<&Bound<'_, PyAny>>) -> PyResult<RouteTable> {
     })
 }
 
+/// Converts `auth=` for the engine's rule ([`Auth::from_seed`]).
 fn parse_auth(
-    py: Python<'_>,
     acl: i64,
     auth: Option<&Bound<'_, PyAny>>,
     link: &Arc<Link>,
     held: &mut Vec<Arc<Callback>>,
 ) -> PyResult<Auth> {
-    match (acl, auth) {
-        (AUTH_OPEN, None) => Ok(Auth::Open),
-        (AUTH_OPEN, Some(_)) => Err(PyValueError::new_err(
-            "auth is only used with acl=uhttpd.AUTH_BASIC or uhttpd.AUTH_CUSTOM",
-        )),
-        (AUTH_BASIC, Some(value)) => {
-            if value.is_callable() {
-                return Err(PyTypeError::new_err(
-                    "AUTH_BASIC needs the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy', not a function",
-                ));
-            }
-            let value = to_bytes(value)?;
-            if value.is_empty() {
-                return Err(PyValueError::new_err("auth must not be empty"));
-            }
-            Ok(Auth::Basic(value.to_vec()))
-        }
-        (AUTH_CUSTOM, Some(callback)) => {
-            check_callable(callback, "auth (for AUTH_CUSTOM)")?;
+    let seed = match auth {
+        None => SeedAuth::Absent,
+        Some(callback) if callback.is_callable() => {
             let callback = Callback::new(callback);
             held.push(callback.clone());
-            Ok(Auth::Custom(Arc::new(PyAuthenticator {
+            SeedAuth::Callback(Arc::new(PyAuthenticator {
                 callback,
                 link: link.clone(),
-            })))
+            }))
         }
-        (AUTH_BASIC, None) => Err(PyValueError::new_err(
-            "acl=uhttpd.AUTH_BASIC needs auth=, the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy'",
-        )),
-        (AUTH_CUSTOM, None) => Err(PyValueError::new_err(
-            "acl=uhttpd.AUTH_CUSTOM needs auth=, a function taking the Request",
-        )),
-        _ => {
-            let _ = py;
-            Err(PyValueError::new_err(format!(
-                "acl must be uhttpd.AUTH_OPEN, AUTH_BASIC or AUTH_CUSTOM, got {acl}"
-            )))
-        }
-    }
+        Some(value) => match to_bytes(value) {
+            Ok(bytes) => SeedAuth::Value(bytes.to_vec()),
+            Err(_) => SeedAuth::Other(value.get_type().name()?.to_string()),
+        },
+    };
+    Auth::from_seed(acl, seed).py()
 }
 
 impl Server {
@@ -411,7 +385,7 @@ impl Server {
         }
         let link = Arc::new(Link::default());
         let mut callbacks = Vec::new();
-        let auth = parse_auth(py, acl, auth, &link, &mut callbacks)?;
+        let auth = parse_auth(acl, auth, &link, &mut callbacks)?;
         let table = parse_routes(routes)?;
         logging::start(py);
         let config = Config {

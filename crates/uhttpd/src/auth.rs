@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
+
 use subtle::ConstantTimeEq;
 
 use crate::host::request::RequestInfo;
@@ -66,6 +68,24 @@ impl CustomVerdict {
     }
 }
 
+/// The seed's `acl` values: no authentication, `auth` is the whole
+/// `Authorization` value, `auth` is a function of the request.
+pub const AUTH_OPEN: i64 = 0;
+pub const AUTH_BASIC: i64 = 1;
+pub const AUTH_CUSTOM: i64 = 2;
+
+/// The seed's `auth=` argument, as a binding converts it.
+pub enum SeedAuth {
+    /// Not given.
+    Absent,
+    /// Bytes or text (the `Authorization` value for `AUTH_BASIC`).
+    Value(Vec<u8>),
+    /// A function of the request.
+    Callback(Arc<dyn Authenticator>),
+    /// Anything else, by its type name.
+    Other(String),
+}
+
 #[derive(Clone, Default)]
 pub enum Auth {
     #[default]
@@ -73,6 +93,48 @@ pub enum Auth {
     /// The whole expected `Authorization` value, e.g. `Basic YW5zd2VyOjQy`.
     Basic(Vec<u8>),
     Custom(Arc<dyn Authenticator>),
+}
+
+impl Auth {
+    /// The seed's `Server(acl=, auth=)`: `AUTH_OPEN` takes no `auth`,
+    /// `AUTH_BASIC` the whole non-empty `Authorization` value, `AUTH_CUSTOM`
+    /// a function; any other `acl` is refused.
+    pub fn from_seed(acl: i64, auth: SeedAuth) -> Result<Auth> {
+        let wrong = |m: &str| Err(Error::WrongKind(m.to_string()));
+        let invalid = |m: &str| Err(Error::InvalidArgument(m.to_string()));
+        match (acl, auth) {
+            (AUTH_OPEN, SeedAuth::Absent) => Ok(Auth::Open),
+            (AUTH_OPEN, _) => {
+                invalid("auth is only used with acl=uhttpd.AUTH_BASIC or uhttpd.AUTH_CUSTOM")
+            }
+            (AUTH_BASIC, SeedAuth::Value(value)) if value.is_empty() => {
+                invalid("auth must not be empty")
+            }
+            (AUTH_BASIC, SeedAuth::Value(value)) => Ok(Auth::Basic(value)),
+            (AUTH_BASIC, SeedAuth::Callback(_)) => wrong(
+                "AUTH_BASIC needs the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy', not a function",
+            ),
+            (AUTH_BASIC, SeedAuth::Other(kind)) => Err(Error::WrongKind(format!(
+                "auth (for AUTH_BASIC) must be bytes or str, got {kind}"
+            ))),
+            (AUTH_BASIC, SeedAuth::Absent) => invalid(
+                "acl=uhttpd.AUTH_BASIC needs auth=, the whole Authorization value, e.g. b'Basic YW5zd2VyOjQy'",
+            ),
+            (AUTH_CUSTOM, SeedAuth::Callback(callback)) => Ok(Auth::Custom(callback)),
+            (AUTH_CUSTOM, SeedAuth::Value(_)) => Err(Error::WrongKind(
+                "auth (for AUTH_CUSTOM) must be callable, got bytes".to_string(),
+            )),
+            (AUTH_CUSTOM, SeedAuth::Other(kind)) => Err(Error::WrongKind(format!(
+                "auth (for AUTH_CUSTOM) must be callable, got {kind}"
+            ))),
+            (AUTH_CUSTOM, SeedAuth::Absent) => {
+                invalid("acl=uhttpd.AUTH_CUSTOM needs auth=, a function taking the Request")
+            }
+            _ => Err(Error::InvalidArgument(format!(
+                "acl must be uhttpd.AUTH_OPEN, AUTH_BASIC or AUTH_CUSTOM, got {acl}"
+            ))),
+        }
+    }
 }
 
 /// Compares the whole header value in time that depends only on the lengths,
@@ -84,6 +146,41 @@ pub fn basic_matches(expected: &[u8], given: Option<&[u8]>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_seed_acl_and_auth_combinations() {
+        let allow: Arc<dyn Authenticator> = Arc::new(|_: &Arc<RequestInfo>| AuthDecision::Allow);
+        assert!(matches!(
+            Auth::from_seed(AUTH_OPEN, SeedAuth::Absent),
+            Ok(Auth::Open)
+        ));
+        assert!(matches!(
+            Auth::from_seed(AUTH_BASIC, SeedAuth::Value(b"Basic x".to_vec())),
+            Ok(Auth::Basic(v)) if v == b"Basic x"
+        ));
+        assert!(matches!(
+            Auth::from_seed(AUTH_CUSTOM, SeedAuth::Callback(allow.clone())),
+            Ok(Auth::Custom(_))
+        ));
+        let kinds = [
+            (AUTH_OPEN, SeedAuth::Value(b"x".to_vec()), false),
+            (AUTH_BASIC, SeedAuth::Absent, false),
+            (AUTH_BASIC, SeedAuth::Value(Vec::new()), false),
+            (AUTH_BASIC, SeedAuth::Callback(allow.clone()), true),
+            (AUTH_BASIC, SeedAuth::Other("int".into()), true),
+            (AUTH_CUSTOM, SeedAuth::Absent, false),
+            (AUTH_CUSTOM, SeedAuth::Value(b"x".to_vec()), true),
+            (AUTH_CUSTOM, SeedAuth::Other("int".into()), true),
+            (3, SeedAuth::Absent, false),
+        ];
+        for (acl, auth, wrong_kind) in kinds {
+            match Auth::from_seed(acl, auth) {
+                Err(Error::WrongKind(_)) => assert!(wrong_kind, "acl {acl}"),
+                Err(Error::InvalidArgument(_)) => assert!(!wrong_kind, "acl {acl}"),
+                _ => panic!("acl {acl} accepted"),
+            }
+        }
+    }
 
     #[test]
     fn custom_verdicts_that_are_no_status_never_allow() {

@@ -11,6 +11,9 @@ pub enum Error {
     /// A caller passed a value the engine cannot accept.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A caller passed a value of the wrong kind (Python: `TypeError`).
+    #[error("{0}")]
+    WrongKind(String),
     /// A URL pattern that esp_http_server's wildcard rules cannot express.
     #[error("invalid route pattern {pattern:?}: {why}")]
     InvalidPattern { pattern: String, why: &'static str },

@@ -50,7 +50,10 @@ mod server;
 
 pub use acl::{Access, AclDecision, FileAcl, ACL_RO, ACL_RW, ACL_WO};
 pub use api::{check_ext_mount, route_slots, table_slots, AclVerdict};
-pub use auth::{Auth, AuthDecision, Authenticator, CustomVerdict, NOT_A_STATUS_DENIAL};
+pub use auth::{
+    Auth, AuthDecision, Authenticator, CustomVerdict, SeedAuth, AUTH_BASIC, AUTH_CUSTOM, AUTH_OPEN,
+    NOT_A_STATUS_DENIAL,
+};
 pub use config::{Config, Limits, DEFAULT_ROUTE_SLOTS};
 pub use drivers::events::EventHub;
 pub use drivers::files::FileServer;
