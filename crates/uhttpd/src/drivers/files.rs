@@ -204,11 +204,7 @@ impl FileServer {
 /// Finds `candidate` on disk: a directory, a file, or (for a client that
 /// accepts gzip, the only one it could be sent to) its `.gz` twin.
 fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> {
-    let opened = |vpath: &VirtualPath| {
-        let file = fs.open_read(vpath).ok()?;
-        let meta = file.metadata().ok()?;
-        Some((file, meta))
-    };
+    let opened = |vpath: &VirtualPath| fs.open_read_with_metadata(vpath).ok();
     let plain = match opened(&candidate) {
         Some((dir, meta)) if meta.is_dir() => return Some(Located::Dir(candidate.as_dir(), dir)),
         other => other,

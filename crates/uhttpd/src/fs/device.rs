@@ -199,11 +199,22 @@ impl DeviceFs {
     /// sockets and devices are `NotFound`: the open does not wait for a
     /// writer (`O_NONBLOCK`), and the type is checked on the descriptor.
     pub fn open_read(&self, vpath: &VirtualPath) -> Result<File, PathError> {
+        self.open_read_with_metadata(vpath).map(|(file, _)| file)
+    }
+
+    /// [`DeviceFs::open_read`] with the metadata the type check read (one
+    /// `fstat` per file served).
+    pub fn open_read_with_metadata(
+        &self,
+        vpath: &VirtualPath,
+    ) -> Result<(File, std::fs::Metadata), PathError> {
         let fd = self.open(vpath, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
-        let stat = rustix::fs::fstat(&fd).map_err(|_| PathError::NotFound)?;
-        match EntryKind::of(&stat) {
-            EntryKind::File { .. } | EntryKind::Dir => Ok(File::from(fd)),
-            EntryKind::Special => Err(PathError::NotFound),
+        let file = File::from(fd);
+        let meta = file.metadata().map_err(|_| PathError::NotFound)?;
+        if meta.is_file() || meta.is_dir() {
+            Ok((file, meta))
+        } else {
+            Err(PathError::NotFound)
         }
     }
 
