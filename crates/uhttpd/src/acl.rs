@@ -1,10 +1,13 @@
 //! The seed's `file_acl`: a callback asked before every file read or write.
 
-/// Read-only, write-only and read-write grants (the Python `ACL_*` values).
+/// Read-only grant: reads and listings (the Python `ACL_RO`).
 pub const ACL_RO: u8 = 1;
+/// Write-only grant: uploads, mkdirs and deletes (the Python `ACL_WO`).
 pub const ACL_WO: u8 = 2;
+/// Read-write grant: both of the above (the Python `ACL_RW`).
 pub const ACL_RW: u8 = ACL_RO | ACL_WO;
 
+/// What a file access is about to do, checked against the ACL's grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// A file read or a directory listing.
@@ -13,6 +16,7 @@ pub enum Access {
     Write,
 }
 
+/// What the ACL callback answered for one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AclDecision {
     /// `ACL_RO`, `ACL_WO` or `ACL_RW`.
@@ -42,6 +46,7 @@ pub type AclSlot = std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn Fi
 
 /// Asked with the device path (directories end with `/`); may block.
 pub trait FileAcl: Send + Sync + 'static {
+    /// The decision for `path`, a device path such as `/www/index.html`.
     fn check(&self, path: &str) -> AclDecision;
 }
 

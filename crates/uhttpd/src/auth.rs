@@ -11,6 +11,7 @@ use crate::host::request::RequestInfo;
 /// What a custom authenticator decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthDecision {
+    /// Let the request through to its endpoint.
     Allow,
     /// Answer with this status (401 gets a `WWW-Authenticate` challenge).
     Deny(u16),
@@ -18,6 +19,7 @@ pub enum AuthDecision {
 
 /// A blocking check run on a handler worker before any endpoint (AUTH_CUSTOM).
 pub trait Authenticator: Send + Sync + 'static {
+    /// Decides whether `request` may reach its endpoint; may block.
     fn authenticate(&self, request: &Arc<RequestInfo>) -> AuthDecision;
 }
 
@@ -68,10 +70,11 @@ impl CustomVerdict {
     }
 }
 
-/// The seed's `acl` values: no authentication, `auth` is the whole
-/// `Authorization` value, `auth` is a function of the request.
+/// The seed's `acl` value for no authentication.
 pub const AUTH_OPEN: i64 = 0;
+/// The seed's `acl` value where `auth` is the whole `Authorization` value.
 pub const AUTH_BASIC: i64 = 1;
+/// The seed's `acl` value where `auth` is a function of the request.
 pub const AUTH_CUSTOM: i64 = 2;
 
 /// The seed's `auth=` argument, as a binding converts it.
@@ -86,12 +89,16 @@ pub enum SeedAuth {
     Other(String),
 }
 
+/// How the server authenticates every request, before any endpoint.
 #[derive(Clone, Default)]
 pub enum Auth {
+    /// No authentication (the default).
     #[default]
     Open,
     /// The whole expected `Authorization` value, e.g. `Basic YW5zd2VyOjQy`.
+    /// Compared whole, in constant time; a mismatch is a 401 with a challenge.
     Basic(Vec<u8>),
+    /// A blocking check of every request, run off the I/O threads.
     Custom(Arc<dyn Authenticator>),
 }
 

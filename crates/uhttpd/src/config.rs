@@ -6,6 +6,8 @@ use std::time::Duration;
 use crate::auth::Auth;
 use crate::limits;
 
+/// Everything [`crate::Server::start`] needs; start from
+/// `Config::default()` and set what differs.
 #[derive(Clone)]
 pub struct Config {
     /// Bind address (`0.0.0.0`, `::`, `127.0.0.1`…).
@@ -16,6 +18,7 @@ pub struct Config {
     pub cors: bool,
     /// Route slots, the OPTIONS slot included (the seed's `routes`, default 8).
     pub route_slots: usize,
+    /// How every request is authenticated (the seed's `acl` and `auth`).
     pub auth: Auth,
     /// Host directory playing the device's `/` for every file feature.
     pub root: PathBuf,
@@ -31,20 +34,29 @@ pub struct Config {
     /// I/O threads, each running its own single-threaded async runtime; the
     /// first also accepts and deals connections out round-robin.
     pub io_threads: usize,
+    /// Protocol limits and timeouts.
     pub limits: Limits,
 }
 
 /// Protocol limits and timeouts.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Largest request head, request line and headers included (431 past it).
     pub max_head_bytes: usize,
+    /// Largest request-target (414 past it).
     pub max_uri_bytes: usize,
+    /// Time to send a whole request head once it started (408 past it).
     pub header_timeout: Duration,
+    /// Time an idle keep-alive connection waits for its next request.
     pub idle_timeout: Duration,
+    /// Time a client may stall sending a body or reading a reply.
     pub io_timeout: Duration,
     /// Time to send one piece of a body a callback reads (408 past it).
     pub body_timeout: Duration,
+    /// Open connections served at once; one more gets a 503 and is closed.
     pub max_connections: usize,
+    /// Unread body still read and discarded after a reply to keep the
+    /// connection; a larger leftover closes it.
     pub max_drain_bytes: u64,
     /// Largest accepted upload; `None` for no limit (413 past it).
     pub max_upload_bytes: Option<u64>,

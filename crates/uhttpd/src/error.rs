@@ -16,19 +16,31 @@ pub enum Error {
     WrongKind(String),
     /// A URL pattern that esp_http_server's wildcard rules cannot express.
     #[error("invalid route pattern {pattern:?}: {why}")]
-    InvalidPattern { pattern: String, why: &'static str },
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// The rule it breaks.
+        why: &'static str,
+    },
     /// A route that an earlier route with the same verb already answers.
     #[error("route {new} {method} is shadowed by the earlier route {earlier} {method}: register the more specific route first")]
     Shadowed {
+        /// The pattern being registered.
         new: String,
+        /// The pattern of the earlier route that already answers it.
         earlier: String,
+        /// The verb both routes answer, e.g. `"GET"`.
         method: &'static str,
     },
     /// The route table is full; `accounting` lists what uses the slots.
     #[error("no free route slot for {what} (needs {needed}): {accounting}")]
     NoSlots {
+        /// The registration refused, e.g. `route /more GET|POST`.
         what: String,
+        /// Slots it needs.
         needed: usize,
+        /// Every slot's use and how many are free, e.g.
+        /// `8 slots: OPTIONS 1, route /my GET 1; 6 free`.
         accounting: String,
     },
     /// The route table was given whole to the constructor.
@@ -58,4 +70,5 @@ pub enum Error {
     ServerClosed,
 }
 
+/// The crate's result, with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -17,31 +17,41 @@ use crate::limits::OBSERVATION_QUEUE;
 pub enum Observation {
     /// A request answered (or given up on).
     Request {
+        /// The method token as sent (`HEAD` stays `HEAD`).
         method: String,
         /// The request-target as sent (path and query).
         target: String,
         /// 0 when no reply was started (the client left first).
         status: u16,
+        /// Reply bytes written to the client, head included.
         bytes_out: u64,
+        /// From the request head read to the exchange's end.
         duration: Duration,
+        /// The client's address.
         peer: SocketAddr,
     },
     /// A change under root made by an upload, a mkdir, a delete or a REPL transfer.
     File {
         /// The device path; directories end with `/`.
         path: String,
+        /// What happened to it.
         change: FileChange,
     },
 }
 
+/// What the server did to a file or directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileChange {
+    /// A file written where none was.
     Created,
+    /// A file written over an existing one.
     Replaced,
-    /// `tree`: a forced delete of a directory and everything in it.
+    /// A file, a link or a directory deleted.
     Deleted {
+        /// A forced delete (`force=1`), which takes a directory with everything in it.
         tree: bool,
     },
+    /// A directory created (`mkdir`).
     DirMade,
 }
 

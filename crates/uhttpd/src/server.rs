@@ -32,6 +32,7 @@ use crate::Methods;
 
 /// Code that answers requests; runs on a handler thread, may block.
 pub trait Handler: Send + Sync + 'static {
+    /// Answers `request`; one dropped without a reply is answered 500.
     fn handle(&self, request: Request);
 }
 
@@ -47,6 +48,7 @@ where
 /// What a route leads to.
 #[derive(Clone)]
 pub enum Endpoint {
+    /// `route()`: a handler, on a handler thread.
     Handler(Arc<dyn Handler>),
     /// `serve()`: GET and HEAD.
     Files(Arc<FileServer>),
@@ -156,10 +158,12 @@ impl Server {
         Ok(server)
     }
 
+    /// The bound port (the one the OS picked for `port: 0`).
     pub fn port(&self) -> u16 {
         self.local_addr.port()
     }
 
+    /// The bound address and port.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -238,6 +242,8 @@ impl Server {
         router.accounting()
     }
 
+    /// [`Server::close`] has begun; registrations then fail with
+    /// [`Error::ServerClosed`].
     pub fn is_closed(&self) -> bool {
         *self.shared.shutdown.borrow()
     }

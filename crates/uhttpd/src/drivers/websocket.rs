@@ -28,7 +28,9 @@ use tokio_tungstenite::WebSocketStream;
 /// A message in either direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WsMessage {
+    /// A text message (valid UTF-8, as the protocol requires).
     Text(String),
+    /// A binary message.
     Binary(Bytes),
 }
 
@@ -72,6 +74,7 @@ pub(crate) fn session(info: Arc<RequestInfo>) -> (WsSession, WsBridge) {
 }
 
 impl WsSession {
+    /// The upgrade request that opened the session.
     pub fn info(&self) -> &Arc<RequestInfo> {
         &self.info
     }
@@ -122,6 +125,7 @@ impl Wake for Unpark {
 pub struct WsSender(mpsc::Sender<WsMessage>);
 
 impl WsSender {
+    /// Sends, waiting while the client is behind; fails once the session ended.
     pub fn send(&self, message: WsMessage) -> Result<()> {
         self.0
             .blocking_send(message)
@@ -135,10 +139,12 @@ impl WsSender {
             .map_err(|_| Error::ConnectionClosed)
     }
 
+    /// Sends a text message, as [`WsSender::send`].
     pub fn text(&self, text: impl Into<String>) -> Result<()> {
         self.send(WsMessage::Text(text.into()))
     }
 
+    /// Sends a binary message, as [`WsSender::send`].
     pub fn binary(&self, data: impl Into<Bytes>) -> Result<()> {
         self.send(WsMessage::Binary(data.into()))
     }

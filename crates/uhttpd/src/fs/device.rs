@@ -107,10 +107,12 @@ impl DeviceFs {
         })
     }
 
+    /// The host directory playing the device's `/` (canonicalized).
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// Where external storage is mounted (`/sd`), if any.
     pub fn ext(&self) -> Option<&VirtualPath> {
         self.ext.as_ref()
     }

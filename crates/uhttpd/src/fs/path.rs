@@ -14,7 +14,9 @@ pub const MAX_COMPONENT_LEN: usize = 255;
 /// symlinks leaving root, so nothing leaks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathError {
+    /// The path could name something other than a plain child; says why.
     Hostile(&'static str),
+    /// Nothing there, or nothing the client may learn about.
     NotFound,
 }
 
@@ -76,6 +78,7 @@ impl VirtualPath {
         Ok(VirtualPath { components, dir })
     }
 
+    /// The names from `/` down, decoded; empty for root.
     pub fn components(&self) -> &[String] {
         &self.components
     }
@@ -85,6 +88,7 @@ impl VirtualPath {
         self.dir
     }
 
+    /// The device's `/` itself.
     pub fn is_root(&self) -> bool {
         self.components.is_empty()
     }
@@ -121,6 +125,7 @@ impl VirtualPath {
         })
     }
 
+    /// The last component; None for root.
     pub fn file_name(&self) -> Option<&str> {
         self.components.last().map(String::as_str)
     }

@@ -21,21 +21,26 @@ use crate::Methods;
 /// What a handler or authenticator may know about a request.
 #[derive(Debug)]
 pub struct RequestInfo {
+    /// The request line and headers as parsed.
     pub head: RequestHead,
+    /// The client's address.
     pub remote: SocketAddr,
     /// The routing verb (a HEAD request routes as GET).
     pub method: Methods,
 }
 
 impl RequestInfo {
+    /// The target up to the first `?` or `#`, still percent-encoded.
     pub fn path(&self) -> &str {
         self.head.path()
     }
 
+    /// The raw query string, without the `?`; empty if there is none.
     pub fn query(&self) -> &str {
         self.head.query()
     }
 
+    /// The first header field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.head.header(name)
     }
@@ -123,6 +128,7 @@ pub(crate) fn channel(info: Arc<RequestInfo>) -> (Request, ConnectionEnds) {
 }
 
 impl Request {
+    /// What is known about the request: head, client and routing verb.
     pub fn info(&self) -> &Arc<RequestInfo> {
         &self.info
     }

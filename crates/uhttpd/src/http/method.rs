@@ -8,11 +8,17 @@ use std::ops::{BitOr, BitOrAssign};
 pub struct Methods(u32);
 
 impl Methods {
+    /// The empty set.
     pub const NONE: Methods = Methods(0);
+    /// GET, which also answers HEAD.
     pub const GET: Methods = Methods(1);
+    /// POST.
     pub const POST: Methods = Methods(2);
+    /// DELETE.
     pub const DELETE: Methods = Methods(4);
+    /// PUT.
     pub const PUT: Methods = Methods(8);
+    /// PATCH.
     pub const PATCH: Methods = Methods(16);
     /// Every verb a route can register.
     pub const ALL: Methods = Methods(31);
@@ -30,6 +36,7 @@ impl Methods {
         (bits & !Methods::ALL.0 == 0).then_some(Methods(bits))
     }
 
+    /// The set as the Python constants' bits (`GET | POST` is 3).
     pub fn bits(self) -> u32 {
         self.0
     }
@@ -45,14 +52,17 @@ impl Methods {
             .map(|(m, _)| *m)
     }
 
+    /// Every verb of `other` is in the set; never true for an empty `other`.
     pub fn contains(self, other: Methods) -> bool {
         self.0 & other.0 == other.0 && !other.is_empty()
     }
 
+    /// The sets share at least one verb.
     pub fn intersects(self, other: Methods) -> bool {
         self.0 & other.0 != 0
     }
 
+    /// No verb at all.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -5,7 +5,9 @@ use percent_encoding::percent_decode;
 /// A query entry's value: bytes, or `Bare` for a key with no `=`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryValue {
+    /// The decoded value after `=` (empty for `a=`).
     Bytes(Vec<u8>),
+    /// The key stood alone (`a` in `a&b=1`).
     Bare,
 }
 

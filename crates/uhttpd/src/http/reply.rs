@@ -14,12 +14,13 @@ const MANAGED_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "conn
 /// A status line's code and text, e.g. `404` / `"404 Not Found"`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The three-digit code, 100..599.
     pub code: u16,
     line: Bytes,
 }
 
 impl Status {
-    pub const OK: u16 = 200;
+    pub(crate) const OK: u16 = 200;
 
     /// The code with its standard reason phrase.
     pub fn from_code(code: u16) -> Result<Status> {
@@ -68,6 +69,7 @@ impl Status {
         })
     }
 
+    /// The code and reason as sent after the HTTP version, e.g. `404 Not Found`.
     pub fn line(&self) -> &[u8] {
         &self.line
     }
@@ -90,15 +92,19 @@ impl Default for Status {
 /// Status, content type and extra headers of a reply.
 #[derive(Clone, Debug, Default)]
 pub struct ReplyHead {
+    /// `200 OK` by default.
     pub status: Status,
     /// `None` means the seed's default, `text/html`.
     pub content_type: Option<Bytes>,
+    /// Extra headers in the order sent; add them with [`ReplyHead::add_header`],
+    /// which refuses what could break the framing.
     pub headers: Vec<(Bytes, Bytes)>,
     /// Add `Access-Control-Allow-Origin: *` even if the server is not CORS.
     pub allow_cors: bool,
 }
 
 impl ReplyHead {
+    /// A head with `status` and everything else default.
     pub fn new(status: Status) -> ReplyHead {
         ReplyHead {
             status,
@@ -106,6 +112,7 @@ impl ReplyHead {
         }
     }
 
+    /// Sets the content type; refused if it holds a control character (CR, LF, NUL…).
     pub fn with_content_type(mut self, mime: impl Into<Bytes>) -> Result<ReplyHead> {
         let mime = mime.into();
         check_value("content type", &mime)?;
