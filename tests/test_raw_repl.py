@@ -43,6 +43,14 @@ def sent_and_received(board, since=0):
     return sent, received
 
 
+def in_raw_mode(board):
+    """A board switched to the raw REPL by Ctrl-A; where its transcript is now."""
+    b = board()
+    b.write(b"\x01")
+    b.read_until(RAW_BANNER + b">")
+    return b, len(b.transcript)
+
+
 def test_entering_the_raw_repl_answers_the_banner_and_a_prompt(board):
     b = board()
     b.write(b"\x01")
@@ -53,10 +61,7 @@ def test_entering_the_raw_repl_answers_the_banner_and_a_prompt(board):
 
 
 def test_raw_exec_bytes_on_the_wire(board):
-    b = board()
-    b.write(b"\x01")
-    b.read_until(RAW_BANNER + b">")
-    mark = len(b.transcript)
+    b, mark = in_raw_mode(board)
     b.write(b"print(6 * 7)\r\nx_raw = 'kept'\x04")
     assert b.read_until(b"\x04\x04>") == b"OK42\r\n\x04\x04>"
     sent, received = sent_and_received(b, mark)
@@ -147,10 +152,7 @@ def test_raw_paste_with_flow_control(board):
 
 
 def test_raw_paste_bytes_on_the_wire(board):
-    b = board()
-    b.write(b"\x01")
-    b.read_until(RAW_BANNER + b">")
-    mark = len(b.transcript)
+    b, mark = in_raw_mode(board)
     b.write(b"\x05A\x01")
     assert b.read_exactly(5) == b"R\x01\x80\x00\x01"
     b.write(b"print('pasted')\x04")
