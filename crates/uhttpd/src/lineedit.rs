@@ -104,14 +104,17 @@ impl LineEditor {
         self.paste.is_some()
     }
 
-    /// Feeds terminal input; returns edits in order.
-    #[cfg(test)]
-    pub fn feed(&mut self, input: &[u8]) -> Vec<Edit> {
-        let mut out = Out::default();
-        for &byte in input {
-            self.byte(byte, &mut out);
+    /// Feeds terminal input; returns edits in order (entry after entry, as
+    /// the console takes them).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn feed(&mut self, mut input: &[u8]) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        while !input.is_empty() {
+            let (more, taken) = self.feed_entry(input);
+            edits.extend(more);
+            input = &input[taken..];
         }
-        out.finish()
+        edits
     }
 
     /// Feeds terminal input up to the first entry (anything but echo: a
