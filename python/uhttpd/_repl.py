@@ -6,12 +6,17 @@ dupterm does) without taking it from the real console."""
 
 import code
 import ctypes
+import importlib.metadata
+import platform
 import sys
 import threading
+import traceback
 
 import __main__
 
 _FILENAME = "<webrepl>"
+# What MicroPython's raw REPL names the program it runs.
+_RAW_FILENAME = "<stdin>"
 
 
 class _Tee:
@@ -48,6 +53,9 @@ class Console:
         self.terminal = None
         self.executor = None
         self._saved = None
+        # Ctrl-C reaches code only while it runs, once per run.
+        self._state = threading.Lock()
+        self._interruptible = False
 
     def attach(self, terminal):
         self.terminal = terminal
@@ -67,9 +75,61 @@ class Console:
         self.terminal = None
         self.executor = None
 
+    def _start(self):
+        with self._state:
+            self.executor = threading.get_ident()
+            self._interruptible = True
+
+    def _stop(self):
+        with self._state:
+            self._interruptible = False
+            # A Ctrl-C that came too late for the code is not kept for the next run.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.executor), None)
+
+    def banner(self):
+        """The line Ctrl-B shows, as MicroPython's names its version and board."""
+        try:
+            version = importlib.metadata.version("uhttpd")
+        except importlib.metadata.PackageNotFoundError:
+            version = "(unknown version)"
+        return "uhttpd %s on CPython %s; %s with %s" % (
+            version,
+            platform.python_version(),
+            platform.system() or "host",
+            platform.machine() or "CPU",
+        )
+
+    def run_program(self, source):
+        """Runs a raw-REPL program in __main__; returns its error text or None.
+        What it prints (stdout and stderr alike, as on the device) is its output."""
+        try:
+            self._start()
+            try:
+                exec(compile(source, _RAW_FILENAME, "exec"), __main__.__dict__)
+            except BaseException as e:  # noqa: BLE001 - every error is the program's answer
+                tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
+                return "".join(traceback.format_exception(type(e), e, tb))
+            finally:
+                self._stop()
+        except KeyboardInterrupt:
+            # Arrived around the program rather than in it.
+            return "KeyboardInterrupt\n"
+        return None
+
     def run(self, source, block):
         """Runs a line (or a pasted block); True when more lines are needed."""
-        self.executor = threading.get_ident()
+        try:
+            self._start()
+            try:
+                return self._run(source, block)
+            finally:
+                self._stop()
+        except KeyboardInterrupt:
+            self._interpreter.resetbuffer()
+            self.terminal.write("\nKeyboardInterrupt\n")
+            return False
+
+    def _run(self, source, block):
         try:
             if block:
                 self._interpreter.resetbuffer()
@@ -91,9 +151,11 @@ class Console:
 
     def interrupt(self):
         """Raises KeyboardInterrupt in the running code (at its next bytecode:
-        a call blocked in C, such as time.sleep, is interrupted when it returns)."""
-        executor = self.executor
-        if executor is not None:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(executor), ctypes.py_object(KeyboardInterrupt)
-            )
+        a call blocked in C, such as time.sleep, is interrupted when it
+        returns; see SPEC.md). A second Ctrl-C in the same run does nothing more."""
+        with self._state:
+            if self._interruptible and self.executor is not None:
+                self._interruptible = False
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self.executor), ctypes.py_object(KeyboardInterrupt)
+                )

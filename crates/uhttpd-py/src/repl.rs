@@ -77,6 +77,24 @@ impl Interpreter for PyInterpreter {
         )
     }
 
+    fn run_program(&self, source: &str) -> Option<String> {
+        Python::attach(
+            |py| match self.console.call_method1(py, "run_program", (source,)) {
+                Ok(error) => error.extract::<Option<String>>(py).unwrap_or(None),
+                Err(err) => Some(format!("{err}\n")),
+            },
+        )
+    }
+
+    fn banner(&self) -> String {
+        Python::attach(|py| {
+            self.console
+                .call_method0(py, "banner")
+                .and_then(|b| b.extract::<String>(py))
+                .unwrap_or_else(|_| "uhttpd".into())
+        })
+    }
+
     fn reset(&self) {
         self.call("reset");
     }

@@ -40,6 +40,10 @@ pub enum Edit {
     Interrupt,
     /// Ctrl-D on an empty line: end the session.
     End,
+    /// Ctrl-A on an empty line: enter the raw REPL.
+    RawRepl,
+    /// Ctrl-B on an empty line: show the banner again.
+    Banner,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,13 +104,33 @@ impl LineEditor {
         self.paste.is_some()
     }
 
-    /// Feeds terminal input; returns edits in order.
-    pub fn feed(&mut self, input: &[u8]) -> Vec<Edit> {
-        let mut out = Out::default();
-        for &byte in input {
-            self.byte(byte, &mut out);
+    /// Feeds terminal input; returns edits in order (entry after entry, as
+    /// the console takes them).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn feed(&mut self, mut input: &[u8]) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        while !input.is_empty() {
+            let (more, taken) = self.feed_entry(input);
+            edits.extend(more);
+            input = &input[taken..];
         }
-        out.finish()
+        edits
+    }
+
+    /// Feeds terminal input up to the first entry (anything but echo: a
+    /// line, a block, a control key): the edits, and how many bytes were
+    /// taken. The rest waits until that entry has been dealt with, as the
+    /// device reads no further while it runs a line, so a pasted line is
+    /// echoed after the result of the one before.
+    pub fn feed_entry(&mut self, input: &[u8]) -> (Vec<Edit>, usize) {
+        let mut out = Out::default();
+        for (i, &byte) in input.iter().enumerate() {
+            self.byte(byte, &mut out);
+            if !out.edits.is_empty() {
+                return (out.finish(), i + 1);
+            }
+        }
+        (out.finish(), input.len())
     }
 
     fn byte(&mut self, byte: u8, out: &mut Out) {
@@ -136,7 +160,9 @@ impl LineEditor {
                 out.echo(PASTE_BANNER);
             }
             CTRL_E => self.end(out),
+            CTRL_A if self.line.is_empty() => out.edit(Edit::RawRepl),
             CTRL_A => self.home(out),
+            CTRL_B if self.line.is_empty() => out.edit(Edit::Banner),
             CTRL_B => {}
             BACKSPACE | DEL => self.backspace(out),
             ESC => self.escape = Escape::Esc,
@@ -446,6 +472,25 @@ mod tests {
         assert_eq!(edits.last(), Some(&Edit::Block("if x:\n    y()\n".into())));
         assert!(!ed.in_paste_mode());
         assert_eq!(ed.feed(b"\x05abc\x03").last(), Some(&Edit::Interrupt));
+        // Ctrl-A and Ctrl-B on an empty line switch modes; on a line, Ctrl-A is Home.
+        assert_eq!(ed.feed(b"\x01"), vec![Edit::RawRepl]);
+        assert_eq!(ed.feed(b"\x02"), vec![Edit::Banner]);
+        assert_eq!(lines(&ed.feed(b"b\x01a\x02\r")), vec!["ab"]);
+    }
+
+    #[test]
+    fn feed_entry_stops_after_the_first_entry() {
+        let mut ed = LineEditor::new();
+        let input = b"1+1\r2+2\r";
+        let (edits, taken) = ed.feed_entry(input);
+        assert_eq!(taken, 4);
+        assert_eq!(
+            edits,
+            vec![Edit::Echo("1+1\r\n".into()), Edit::Line("1+1".into())]
+        );
+        let (edits, taken) = ed.feed_entry(&input[4..]);
+        assert_eq!((lines(&edits), taken), (vec!["2+2"], 4));
+        assert_eq!(ed.feed_entry(b"ab"), (vec![Edit::Echo("ab".into())], 2));
     }
 
     #[test]

@@ -294,6 +294,9 @@ impl Interpreter for Quiet {
     fn run(&self, _: &str, _: bool) -> bool {
         false
     }
+    fn run_program(&self, _: &str) -> Option<String> {
+        None
+    }
     fn reset(&self) {}
     fn interrupt(&self) {}
     fn detach(&self) {}

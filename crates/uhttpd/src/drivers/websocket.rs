@@ -22,6 +22,8 @@ use crate::http::request::RequestHead;
 use crate::io::conn::{Connection, Next};
 use crate::limits;
 use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{Message, Role};
 use tokio_tungstenite::WebSocketStream;
 
@@ -32,6 +34,9 @@ pub enum WsMessage {
     Text(String),
     /// A binary message.
     Binary(Bytes),
+    /// A text frame sent with these bytes as they are, UTF-8 or not (what a
+    /// MicroPython device's WebREPL sends for bytes ≥ 0x80; never received).
+    TextBytes(Bytes),
 }
 
 /// Code that runs a WebSocket session on a thread of its own.
@@ -214,6 +219,10 @@ impl Connection {
                     let sent = match outgoing {
                         Some(WsMessage::Text(text)) => socket.send(Message::text(text)).await,
                         Some(WsMessage::Binary(data)) => socket.send(Message::binary(data)).await,
+                        Some(WsMessage::TextBytes(data)) => {
+                            let frame = Frame::message(data, OpCode::Data(OpData::Text), true);
+                            socket.send(Message::Frame(frame)).await
+                        }
                         None => {
                             let _ = socket.close(None).await;
                             break;

@@ -19,6 +19,9 @@
 //! the clients read, UTF-8 held back until a character is whole) is the
 //! WebREPL's.
 
+/// How often the WebREPL checks [`ConsoleSession::ended`] while no input comes.
+pub const END_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Where a console's output goes: the logged-in client's terminal. Cheap to
 /// share between the threads of one session (`Arc`).
 pub trait ConsoleOut: Send + Sync {
@@ -28,6 +31,12 @@ pub trait ConsoleOut: Send + Sync {
     /// Offers `bytes` without waiting: output a running program prints is
     /// dropped, not delayed, while the client lags behind.
     fn offer(&self, bytes: &[u8]);
+    /// Writes `bytes` exactly as they are, even where they are not UTF-8
+    /// (the raw-paste window size, `\x80\x00` on an ESP32, goes out in a text
+    /// frame as the device sends it). As `write` by default.
+    fn write_verbatim(&self, bytes: &[u8]) -> bool {
+        self.write(bytes)
+    }
 }
 
 /// A REPL that serves logged-in clients, one session at a time (the WebREPL
@@ -47,6 +56,13 @@ pub trait ConsoleSession: Send {
     /// frame boundary means nothing). False when the console ends the session
     /// (Ctrl-D at the friendly prompt): the WebREPL then closes the connection.
     fn input(&mut self, bytes: &[u8]) -> bool;
+    /// The console ended the session on its own (input it dealt with after
+    /// `input` returned, such as a Ctrl-D that waited behind running code).
+    /// The WebREPL checks this between messages, and at least every
+    /// [`END_POLL`] while the client is silent.
+    fn ended(&self) -> bool {
+        false
+    }
     /// The session is over (the client left, the server stops, or `input`
     /// said so): stops running code, lets go of the terminal and returns once
     /// nothing of the session runs any more.

@@ -7,10 +7,14 @@
 //! - [`console`]: the byte-level seam between the two ([`Console`],
 //!   [`ConsoleSession`], [`ConsoleOut`]).
 //! - [`friendly`]: today's REPL proper (`pyexec.c`'s friendly REPL): the line
-//!   editor and an [`Interpreter`] as one [`Console`].
+//!   editor and an [`Interpreter`] as one [`Console`], with the raw REPL
+//!   that Ctrl-A enters.
+//! - [`raw`]: the raw REPL and raw-paste mode (`pyexec.c`'s raw REPL), the
+//!   byte-level state machine the friendly console switches to.
 
 pub mod console;
 pub mod friendly;
+pub mod raw;
 pub mod webrepl;
 
 pub use console::{Console, ConsoleOut, ConsoleSession};

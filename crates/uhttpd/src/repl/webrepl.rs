@@ -22,7 +22,7 @@ use crate::fs::{DeviceFs, VirtualPath};
 use crate::limits;
 use crate::observe::{FileChange, Observation, Observer};
 
-use super::console::{Console, ConsoleOut};
+use super::console::{Console, ConsoleOut, END_POLL};
 use super::friendly::{FriendlyConsole, Interpreter};
 
 pub const PASSWORD_PROMPT: &str = "Password: ";
@@ -112,6 +112,16 @@ impl ConsoleOut for FrameOut {
         self.frames(bytes)
             .into_iter()
             .all(|frame| self.sender.text(frame).is_ok())
+    }
+
+    fn write_verbatim(&self, bytes: &[u8]) -> bool {
+        if std::str::from_utf8(bytes).is_ok() {
+            return self.write(bytes);
+        }
+        // Whatever start of a character was held back goes first, as it is.
+        let held = std::mem::take(&mut *self.partial.lock().unwrap_or_else(|e| e.into_inner()));
+        let bytes = [&held[..], bytes].concat();
+        self.sender.send(WsMessage::TextBytes(bytes.into())).is_ok()
     }
 
     fn offer(&self, bytes: &[u8]) {
@@ -306,14 +316,18 @@ impl WsHandler for WebRepl {
         let mut console = self.console.open(Arc::new(FrameOut::new(out.clone())));
         let _ = out.text(CONNECTED);
         let mut transfer = Transfer::default();
-        while let Some(message) = session.recv() {
-            match message {
-                WsMessage::Text(text) => {
+        while !console.ended() {
+            match session.recv_timeout(END_POLL) {
+                Ok(WsMessage::Text(text)) => {
                     if !console.input(text.as_bytes()) {
                         break;
                     }
                 }
-                WsMessage::Binary(data) => transfer.feed(&data, &out, self),
+                Ok(WsMessage::Binary(data) | WsMessage::TextBytes(data)) => {
+                    transfer.feed(&data, &out, self)
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         console.close();
@@ -348,7 +362,7 @@ fn read_password(session: &mut WsSession, timeout: Duration) -> Result<Vec<u8>, 
         let left = deadline.saturating_duration_since(Instant::now());
         let data = match session.recv_timeout(left)? {
             WsMessage::Text(text) => text.into_bytes(),
-            WsMessage::Binary(data) => data.to_vec(),
+            WsMessage::Binary(data) | WsMessage::TextBytes(data) => data.to_vec(),
         };
         for byte in data {
             if byte == b'\r' || byte == b'\n' {
