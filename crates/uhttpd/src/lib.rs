@@ -30,6 +30,8 @@
 //!
 //! The rooms inside are described in the project's `docs/ARCHITECTURE.md`.
 
+#![warn(missing_docs)]
+
 mod acl;
 mod api;
 mod auth;

@@ -16,7 +16,9 @@ use super::raw::{Raw, RawRepl, SOFT_REBOOT};
 use crate::host::pool::spawn_session_here;
 use crate::lineedit::{Edit, LineEditor};
 
+/// The friendly REPL's prompt, as MicroPython's.
 pub const PROMPT: &str = ">>> ";
+/// The prompt for the next line of an unfinished statement.
 pub const CONTINUATION: &str = "... ";
 
 const CTRL_C: u8 = 0x03;
@@ -55,6 +57,7 @@ pub struct Terminal {
 }
 
 impl Terminal {
+    /// The terminal of a session, writing to `out`.
     pub fn new(out: Arc<dyn ConsoleOut>) -> Terminal {
         Terminal {
             out,
@@ -98,6 +101,7 @@ pub struct FriendlyConsole {
 }
 
 impl FriendlyConsole {
+    /// The line-editing REPL running its code on `interpreter`.
     pub fn new(interpreter: Arc<dyn Interpreter>) -> FriendlyConsole {
         FriendlyConsole { interpreter }
     }

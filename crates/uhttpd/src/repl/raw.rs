@@ -66,6 +66,7 @@ impl Default for RawRepl {
 }
 
 impl RawRepl {
+    /// Raw mode as entered: no input collected, no paste under way.
     pub fn new() -> RawRepl {
         RawRepl {
             line: Vec::new(),

@@ -25,9 +25,13 @@ use crate::observe::{FileChange, Observation, Observer};
 use super::console::{Console, ConsoleOut, END_POLL};
 use super::friendly::{FriendlyConsole, Interpreter};
 
+/// What a new client is asked first, as `modwebrepl.c` asks it.
 pub const PASSWORD_PROMPT: &str = "Password: ";
+/// The answer to the right password, with the first prompt.
 pub const CONNECTED: &str = "\r\nWebREPL connected\r\n>>> ";
+/// The answer to a wrong password (then the connection closes).
 pub const DENIED: &str = "\r\nAccess denied\r\n";
+/// The answer while another client holds the session or all prompts are taken.
 pub const BUSY: &str = "\r\nConcurrent WebREPL connection rejected\r\n";
 
 /// Time a new session waits for the previous one to wind down: a client that
@@ -378,8 +382,11 @@ fn read_password(session: &mut WsSession, timeout: Duration) -> Result<Vec<u8>, 
 /// The `WA` request.
 #[derive(Debug, PartialEq, Eq)]
 pub struct WaRequest {
+    /// 1 put, 2 get, 3 version.
     pub op: u8,
+    /// Bytes that follow a put.
     pub size: u32,
+    /// The device path (relative names are under root).
     pub name: String,
 }
 
