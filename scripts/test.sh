@@ -37,6 +37,8 @@ step() {
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v slowhttptest >/dev/null || missing+=(slowhttptest)
+# unshare -n and ip: mpfshell dials port 8266, served in a private network namespace.
+command -v ip >/dev/null || missing+=(iproute2)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
     step apt bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"' apt "${missing[@]}"
