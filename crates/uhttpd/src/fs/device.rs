@@ -27,6 +27,11 @@ pub fn is_reserved_name(name: &str) -> bool {
     name.ends_with(TEMP_SUFFIX)
 }
 
+/// True when any component of `vpath` is a reserved name.
+pub(crate) fn names_reserved(vpath: &VirtualPath) -> bool {
+    vpath.components().iter().any(|c| is_reserved_name(c))
+}
+
 /// The host directory that plays the device's `/`, and where external storage
 /// is mounted in it.
 #[derive(Clone, Debug)]
@@ -126,7 +131,7 @@ impl DeviceFs {
     /// (`RESOLVE_NO_SYMLINKS`), so a link swapped in meanwhile fails the open.
     /// Reserved names (temporary uploads) are `NotFound`.
     pub fn open(&self, vpath: &VirtualPath, flags: OFlags) -> Result<OwnedFd, PathError> {
-        if vpath.components().iter().any(|c| is_reserved_name(c)) {
+        if names_reserved(vpath) {
             return Err(PathError::NotFound);
         }
         let relative = if vpath.is_root() {
@@ -139,18 +144,11 @@ impl DeviceFs {
             return self.open_walked(vpath, flags);
         }
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-        let root_dir = self.root_handle();
         // Root itself always opens from the handle: see whether it is still root.
-        let first = if vpath.is_root() && self.root_replaced(&root_dir) {
-            Err(Errno::NOENT)
-        } else {
-            openat2_retry(&root_dir, &relative, flags, beneath)
-        };
-        let opened = match first {
+        let root_dir = self.root_handle_checked(vpath.is_root())?;
+        let opened = match openat2_retry(&root_dir, &relative, flags, beneath) {
             Err(Errno::NOENT) if self.root_replaced(&root_dir) => {
-                let fresh = Arc::new(open_dir_handle(&self.root).map_err(|_| PathError::NotFound)?);
-                *self.root_dir.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-                openat2_retry(&fresh, &relative, flags, beneath)
+                openat2_retry(&*self.reopen_root()?, &relative, flags, beneath)
             }
             other => other,
         };
@@ -170,17 +168,13 @@ impl DeviceFs {
     /// swapped in meanwhile fails the open: with `openat2(RESOLVE_NO_SYMLINKS)`
     /// on Linux, one `openat(O_NOFOLLOW)` per component elsewhere.
     fn open_walked(&self, vpath: &VirtualPath, flags: OFlags) -> Result<OwnedFd, PathError> {
-        if vpath.is_root() && self.root_replaced(&self.root_handle()) {
-            let fresh = Arc::new(open_dir_handle(&self.root).map_err(|_| PathError::NotFound)?);
-            *self.root_dir.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        }
+        let root = self.root_handle_checked(vpath.is_root())?;
         let host = self.resolve(vpath)?;
         let relative = match host.strip_prefix(&self.root) {
             Ok(r) if r.as_os_str().is_empty() => Path::new("."),
             Ok(r) => r,
             Err(_) => return Err(PathError::NotFound),
         };
-        let root = self.root_handle();
         if linux_fast_paths() {
             let strict = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
             if let Ok(fd) = openat2_retry(&root, relative, flags, strict) {
@@ -195,6 +189,24 @@ impl DeviceFs {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The root handle; with `check`, first made sure it still names the
+    /// directory at `root` (reopened when that was replaced).
+    fn root_handle_checked(&self, check: bool) -> Result<Arc<OwnedFd>, PathError> {
+        let held = self.root_handle();
+        if check && self.root_replaced(&held) {
+            return self.reopen_root();
+        }
+        Ok(held)
+    }
+
+    /// Opens the directory at `root` anew and keeps it as the root handle
+    /// (a deploy that swapped the directory).
+    fn reopen_root(&self) -> Result<Arc<OwnedFd>, PathError> {
+        let fresh = Arc::new(open_dir_handle(&self.root).map_err(|_| PathError::NotFound)?);
+        *self.root_dir.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
     }
 
     /// Opens an existing regular file or directory for reading. FIFOs,

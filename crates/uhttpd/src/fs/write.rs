@@ -4,6 +4,7 @@
 //! (see [`DeviceFs::open`]): a local user swapping a directory for a symlink
 //! cannot make it land outside, and no link is ever written or deleted through.
 
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -11,7 +12,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use super::device::{is_reserved_name, DeviceFs, TEMP_SUFFIX};
+use super::device::{names_reserved, DeviceFs, TEMP_SUFFIX};
 use super::path::VirtualPath;
 
 /// The status for a failed disk operation.
@@ -29,6 +30,17 @@ pub fn io_status(error: &io::Error) -> u16 {
 /// The status for a failed system call on the disk.
 fn errno_status(error: Errno) -> u16 {
     io_status(&error.into())
+}
+
+/// The directory `name` inside `parent`, opened for reading and `*at` calls,
+/// never through a link (`O_NOFOLLOW`).
+fn open_subdir<P: rustix::path::Arg>(parent: &OwnedFd, name: P) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// The directory `dir` (made with its missing parents, `mkdir -p`), opened
@@ -51,13 +63,7 @@ fn make_dirs(fs: &DeviceFs, dir: &VirtualPath) -> Result<(OwnedFd, bool), u16> {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(errno_status(e)),
         }
-        fd = rustix::fs::openat(
-            &fd,
-            name.as_str(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| {
+        fd = open_subdir(&fd, name.as_str()).map_err(|e| {
             match rustix::fs::statat(&fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                 // A link (one leading out of root, or swapped in meanwhile) is not followed.
                 Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => 404,
@@ -72,7 +78,7 @@ fn make_dirs(fs: &DeviceFs, dir: &VirtualPath) -> Result<(OwnedFd, bool), u16> {
 
 /// Refuses writes to reserved names (temporary uploads): 403.
 fn writable(vpath: &VirtualPath) -> Result<(), u16> {
-    if vpath.components().iter().any(|c| is_reserved_name(c)) {
+    if names_reserved(vpath) {
         return Err(403);
     }
     Ok(())
@@ -118,7 +124,9 @@ pub fn delete(
         return Ok(204);
     }
     if force {
-        let tree = Doomed::collect(&dir, &name, &vpath.as_dir().to_string(), &stat)?;
+        // A device path component never holds NUL (`VirtualPath` refuses it).
+        let name = CString::new(name).map_err(|_| 400u16)?;
+        let tree = Doomed::collect(&dir, name, vpath.as_dir().to_string(), &stat)?;
         tree.ask(acl)?;
         tree.remove(&dir)?;
     } else {
@@ -129,25 +137,20 @@ pub fn delete(
 
 /// A directory tree a forced delete removes, as it was when collected.
 struct Doomed {
-    name: String,
+    /// The name in its parent, as the filesystem has it (not always UTF-8).
+    name: CString,
     /// Device path for the ACL (directories end with `/`).
     path: String,
     /// The directory's identity: a directory swapped in after collection is not removed.
     id: (u64, u64),
-    /// Entries that are not directories (files, links, others).
-    leaves: Vec<(String, String)>,
+    /// Entries that are not directories (files, links, others): name and device path.
+    leaves: Vec<(CString, String)>,
     dirs: Vec<Doomed>,
 }
 
 impl Doomed {
-    fn open(parent: &OwnedFd, name: &str) -> Result<OwnedFd, u16> {
-        rustix::fs::openat(
-            parent,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| {
+    fn open(parent: &OwnedFd, name: &CStr) -> Result<OwnedFd, u16> {
+        open_subdir(parent, name).map_err(|e| {
             if e == Errno::LOOP {
                 409
             } else {
@@ -156,11 +159,11 @@ impl Doomed {
         })
     }
 
-    fn collect(parent: &OwnedFd, name: &str, path: &str, stat: &Stat) -> Result<Doomed, u16> {
-        let fd = Doomed::open(parent, name)?;
+    fn collect(parent: &OwnedFd, name: CString, path: String, stat: &Stat) -> Result<Doomed, u16> {
+        let fd = Doomed::open(parent, &name)?;
         let mut doomed = Doomed {
-            name: name.to_string(),
-            path: path.to_string(),
+            name,
+            path,
             id: (stat.st_dev, stat.st_ino),
             leaves: Vec::new(),
             dirs: Vec::new(),
@@ -168,21 +171,21 @@ impl Doomed {
         let entries = rustix::fs::Dir::read_from(&fd).map_err(errno_status)?;
         for entry in entries {
             let entry = entry.map_err(errno_status)?;
-            let child = entry.file_name().to_string_lossy().into_owned();
-            if child == "." || child == ".." {
+            let raw = entry.file_name();
+            if raw.to_bytes() == b"." || raw.to_bytes() == b".." {
                 continue;
             }
-            let raw = entry.file_name();
+            // The ACL is asked with the name as text; the syscalls use it as it is.
+            let shown = raw.to_string_lossy();
             let child_stat =
                 rustix::fs::statat(&fd, raw, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_status)?;
             if FileType::from_raw_mode(child_stat.st_mode) == FileType::Directory {
-                let child_path = format!("{path}{child}/");
-                let sub = Doomed::collect(&fd, &child, &child_path, &child_stat)?;
+                let child_path = format!("{}{shown}/", doomed.path);
+                let sub = Doomed::collect(&fd, raw.to_owned(), child_path, &child_stat)?;
                 doomed.dirs.push(sub);
             } else {
-                doomed
-                    .leaves
-                    .push((child.clone(), format!("{path}{child}")));
+                let child_path = format!("{}{shown}", doomed.path);
+                doomed.leaves.push((raw.to_owned(), child_path));
             }
         }
         Ok(doomed)
@@ -205,7 +208,7 @@ impl Doomed {
             return Err(409);
         }
         for (name, _) in &self.leaves {
-            match rustix::fs::unlinkat(&fd, name.as_str(), AtFlags::empty()) {
+            match rustix::fs::unlinkat(&fd, name.as_c_str(), AtFlags::empty()) {
                 Ok(()) | Err(Errno::NOENT) => {}
                 Err(e) => return Err(errno_status(e)),
             }
@@ -213,7 +216,7 @@ impl Doomed {
         for dir in &self.dirs {
             dir.remove(&fd)?;
         }
-        rustix::fs::unlinkat(parent, self.name.as_str(), AtFlags::REMOVEDIR).map_err(errno_status)
+        rustix::fs::unlinkat(parent, self.name.as_c_str(), AtFlags::REMOVEDIR).map_err(errno_status)
     }
 }
 
@@ -374,7 +377,10 @@ mod tests {
         let long = "n".repeat(crate::fs::path::MAX_COMPONENT_LEN);
         let mut upload = PendingUpload::begin(&fs, &v(&long)).unwrap();
         let temp = upload.temp.clone();
-        assert!(temp.len() < 64 && is_reserved_name(&temp), "{temp}");
+        assert!(
+            temp.len() < 64 && crate::fs::is_reserved_name(&temp),
+            "{temp}"
+        );
         assert_ne!(temp, temp_name().unwrap());
         upload.write(b"x").unwrap();
         // No request reaches the temporary file while the upload runs.
@@ -423,6 +429,19 @@ mod tests {
             asked,
             ["/data/", "/data/inner/", "/data/inner/f.txt", "/data/out"]
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_forced_delete_removes_names_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let (base, fs) = scratch("not-utf8");
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir_all(base.join("root/tree").join(odd)).unwrap();
+        std::fs::write(base.join("root/tree").join(odd).join(odd), "x").unwrap();
+        std::fs::write(base.join("root/tree/plain.txt"), "y").unwrap();
+        assert_eq!(delete(&fs, &v("/tree"), true, &allow_all), Ok(204));
+        assert!(!base.join("root/tree").exists());
         std::fs::remove_dir_all(&base).unwrap();
     }
 
