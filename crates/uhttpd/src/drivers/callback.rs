@@ -83,9 +83,7 @@ impl Connection {
                 (true, None) => Some(Instant::now() + self.shared.limits.body_timeout),
             };
             piece_deadline = deadline;
-            // Each read is also bounded by the stall timeout (no byte at all).
-            let stall = Instant::now() + self.shared.limits.io_timeout;
-            let read_until = deadline.map_or(stall, |at| at.min(stall));
+            let read_until = self.body_read_until(deadline);
             tokio::select! {
                 event = reply_rx.recv() => {
                     let event = match event {
@@ -158,8 +156,7 @@ impl Connection {
             if let Some(msg) = self.collect_piece(x, gathered) {
                 return Some(msg);
             }
-            let stall = Instant::now() + self.shared.limits.io_timeout;
-            let until = deadline.min(stall);
+            let until = self.body_read_until(Some(deadline));
             match timeout_at(until, read_more(&mut self.stream, &mut self.buf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 Ok(_) => return None,
@@ -171,15 +168,18 @@ impl Connection {
         }
     }
 
+    /// When a read of body bytes gives up: at the piece's deadline, or
+    /// earlier when no byte at all comes within the stall timeout.
+    fn body_read_until(&self, piece_due: Option<Instant>) -> Instant {
+        let stall = Instant::now() + self.shared.limits.io_timeout;
+        piece_due.map_or(stall, |due| due.min(stall))
+    }
+
     /// Decodes buffered body bytes into `gathered` until it holds a whole
     /// piece (`BODY_PIECE_BYTES`, or the rest of the body): `None` while more
     /// must be read. A callback is handed whole pieces only, so each wait of
     /// its reads is bounded by the body timeout, however the client trickles.
-    pub(crate) fn collect_piece(
-        &mut self,
-        x: &mut Exchange,
-        gathered: &mut BytesMut,
-    ) -> Option<BodyMsg> {
+    fn collect_piece(&mut self, x: &mut Exchange, gathered: &mut BytesMut) -> Option<BodyMsg> {
         loop {
             let room = limits::BODY_PIECE_BYTES - gathered.len();
             match x.decoder.decode(&mut self.buf, room) {

@@ -97,10 +97,7 @@ impl Connection {
     }
 
     /// Reads one request head. `Ok(None)`: the client closed (or idled out) between requests.
-    pub(crate) async fn read_head(
-        &mut self,
-        first: bool,
-    ) -> Result<Option<RequestHead>, HeadError> {
+    async fn read_head(&mut self, first: bool) -> Result<Option<RequestHead>, HeadError> {
         let limits = self.shared.limits;
         let head_limits = HeadLimits {
             max_head_bytes: limits.max_head_bytes,
@@ -143,7 +140,7 @@ impl Connection {
     }
 
     /// Answers a request that could not be parsed, and closes.
-    pub(crate) async fn refuse(mut self, status: u16, reason: &str) {
+    async fn refuse(mut self, status: u16, reason: &str) {
         log::info!(target: "uhttpd", "{} refused: {status} {reason}", self.remote);
         let (head, body) = error_reply(status);
         let wire = Wire {
@@ -164,7 +161,7 @@ impl Connection {
         let _ = self.stream.shutdown().await;
     }
 
-    pub(crate) async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
+    async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
         if head.method == "OPTIONS" {
             let reply = self.options_reply(&head);
             return self.reply_and_finish(x, reply).await;
@@ -205,29 +202,23 @@ impl Connection {
             remote: self.remote,
             method,
         });
+        // Handlers check AUTH_CUSTOM on their own thread; every other endpoint here.
+        if !matches!(endpoint, Endpoint::Handler(_)) {
+            if let Err(code) = self.authenticate(&info).await {
+                return self.reply_and_finish(x, denial(code)).await;
+            }
+        }
         match endpoint {
             Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
-            Endpoint::Files(files) => match self.authenticate(&info).await {
-                Ok(()) => self.serve_files(x, info, files).await,
-                Err(code) => self.reply_and_finish(x, denial(code)).await,
-            },
-            Endpoint::Receiver(receiver) => match self.authenticate(&info).await {
-                Ok(()) => self.receive(x, info, receiver).await,
-                Err(code) => self.reply_and_finish(x, denial(code)).await,
-            },
-            Endpoint::WebSocket(handler) => match self.authenticate(&info).await {
-                Ok(()) => self.run_websocket(x, info, handler).await,
-                Err(code) => self.reply_and_finish(x, denial(code)).await,
-            },
-            Endpoint::Events(hub) => match self.authenticate(&info).await {
-                Ok(()) => self.stream_events(x, &hub).await,
-                Err(code) => self.reply_and_finish(x, denial(code)).await,
-            },
+            Endpoint::Files(files) => self.serve_files(x, info, files).await,
+            Endpoint::Receiver(receiver) => self.receive(x, info, receiver).await,
+            Endpoint::WebSocket(handler) => self.run_websocket(x, info, handler).await,
+            Endpoint::Events(hub) => self.stream_events(x, &hub).await,
         }
     }
 
-    /// AUTH_CUSTOM for endpoints that are not handlers (those check it on their thread).
-    pub(crate) async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
+    /// AUTH_CUSTOM, on a decision thread.
+    async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
         let Auth::Custom(authenticator) = &self.shared.auth else {
             return Ok(());
         };
@@ -240,7 +231,7 @@ impl Connection {
     }
 
     /// OPTIONS: the verbs routed for the path (CORS preflights included); never challenged.
-    pub(crate) fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
+    fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
         let allowed = {
             let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
             if head.target == "*" {
