@@ -55,6 +55,17 @@ pub enum FileChange {
     DirMade,
 }
 
+impl FileChange {
+    /// What a landed upload did, by its status: 201 made the file, 204 replaced it.
+    pub(crate) fn of_upload(status: u16) -> FileChange {
+        if status == 201 {
+            FileChange::Created
+        } else {
+            FileChange::Replaced
+        }
+    }
+}
+
 /// The queue observations wait in until the host takes them.
 #[derive(Default)]
 pub(crate) struct Observer {

@@ -200,11 +200,7 @@ impl Connection {
         };
         match code {
             Ok(code) => {
-                let change = if code == 201 {
-                    FileChange::Created
-                } else {
-                    FileChange::Replaced
-                };
+                let change = FileChange::of_upload(code);
                 observe_file(&self.shared, &landed, change);
                 self.reply_and_finish(x, status_reply(Ok(code))).await
             }

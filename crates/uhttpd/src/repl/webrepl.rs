@@ -544,11 +544,7 @@ impl Transfer {
         let status = match std::mem::take(&mut self.state) {
             TransferState::Receiving(upload, vpath, _) => match upload.commit() {
                 Ok(code) => {
-                    let change = if code == 201 {
-                        FileChange::Created
-                    } else {
-                        FileChange::Replaced
-                    };
+                    let change = FileChange::of_upload(code);
                     repl.observer.record(|| Observation::File {
                         path: vpath.to_string(),
                         change,
