@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyDict, PyString};
 use uhttpd::query::{self, QueryValue};
-use uhttpd::{ReplyHead, RequestInfo, Status};
+use uhttpd::{ReplyHead, RequestInfo, SeedStatus};
 
 use crate::errors::IntoPyResult;
 
@@ -155,19 +155,19 @@ fn reply_head(
     headers: Option<&Bound<'_, PyAny>>,
     allow_cors: bool,
 ) -> PyResult<ReplyHead> {
+    let text;
     let status = match status {
-        None => Status::default(),
+        None => SeedStatus::Default,
         Some(code) if code.is_instance_of::<pyo3::types::PyInt>() => {
-            let code: i64 = code.extract()?;
-            let code = u16::try_from(code).unwrap_or(0);
-            Status::from_code(code).py()?
+            SeedStatus::Code(code.extract::<i64>().unwrap_or(-1))
         }
-        Some(text) => Status::parse(&to_bytes(text)?).py()?,
+        Some(given) => {
+            text = to_bytes(given)?;
+            SeedStatus::Text(&text)
+        }
     };
-    let mut head = ReplyHead::new(status);
-    if let Some(mime) = mime {
-        head = head.with_content_type(to_bytes(mime)?).py()?;
-    }
+    let mime = mime.map(to_bytes).transpose()?;
+    let mut fields = Vec::new();
     if let Some(headers) = headers {
         let headers = headers.cast::<PyDict>().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -176,11 +176,10 @@ fn reply_head(
             ))
         })?;
         for (name, value) in headers.iter() {
-            head.add_header(to_bytes(&name)?, to_bytes(&value)?).py()?;
+            fields.push((to_bytes(&name)?, to_bytes(&value)?));
         }
     }
-    head.allow_cors = allow_cors;
-    Ok(head)
+    ReplyHead::from_seed(status, mime, fields, allow_cors).py()
 }
 
 fn query_value(py: Python<'_>, value: QueryValue) -> Py<PyAny> {
@@ -312,17 +311,8 @@ impl Request {
     /// All request headers: lowercase names, repeated fields joined by ", ".
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for field in &self.info.head.headers {
-            let value = match dict.get_item(&field.name)? {
-                Some(earlier) => {
-                    let mut joined = earlier.cast_into::<PyBytes>()?.as_bytes().to_vec();
-                    joined.extend_from_slice(b", ");
-                    joined.extend_from_slice(&field.value);
-                    joined
-                }
-                None => field.value.clone(),
-            };
-            dict.set_item(&field.name, PyBytes::new(py, &value))?;
+        for (name, value) in self.info.headers_joined() {
+            dict.set_item(name, PyBytes::new(py, &value))?;
         }
         Ok(dict)
     }

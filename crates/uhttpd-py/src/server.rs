@@ -357,29 +357,10 @@ impl Server {
         ext: Option<String>,
         workers: Option<i64>,
     ) -> PyResult<Self> {
-        let defaults = Config::default();
-        let workers = workers.unwrap_or(defaults.workers as i64);
-        let port = u16::try_from(port)
-            .map_err(|_| PyValueError::new_err(format!("port must be 0..65535, got {port}")))?;
-        let events = usize::try_from(events)
-            .map_err(|_| PyValueError::new_err(format!("events must be >= 0, got {events}")))?;
-        let workers = usize::try_from(workers)
-            .ok()
-            .filter(|&w| w >= 1)
-            .ok_or_else(|| PyValueError::new_err(format!("workers must be >= 1, got {workers}")))?;
-        let root = match root {
-            Some(root) => root,
-            None => std::env::current_dir()?,
-        };
-        let canonical = root.canonicalize().map_err(|e| {
-            PyValueError::new_err(format!("root {} is not usable: {e}", root.display()))
-        })?;
-        if !canonical.is_dir() {
-            return Err(PyValueError::new_err(format!(
-                "root {} is not a directory",
-                root.display()
-            )));
-        }
+        let port = uhttpd::seed_port(port).py()?;
+        let events = uhttpd::seed_events(events).py()?;
+        let workers = uhttpd::seed_workers(workers).py()?;
+        let canonical = uhttpd::seed_root(root).py()?;
         if let Some(ext) = &ext {
             uhttpd::check_ext_mount(ext).py()?;
         }
@@ -398,7 +379,7 @@ impl Server {
             auth,
             events,
             workers,
-            ..defaults
+            ..Config::default()
         };
         let engine = py
             .detach(|| uhttpd::Server::start(config, Arc::new(PythonThreads)))

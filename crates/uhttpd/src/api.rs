@@ -81,6 +81,48 @@ impl SeedState {
     }
 }
 
+/// The seed's `Server(port=…)`: 0 (the OS picks) to 65535.
+pub fn seed_port(port: i64) -> Result<u16> {
+    u16::try_from(port)
+        .map_err(|_| Error::InvalidArgument(format!("port must be 0..65535, got {port}")))
+}
+
+/// The seed's `Server(events=…)`: how many EventSource clients at once, >= 0.
+pub fn seed_events(events: i64) -> Result<usize> {
+    usize::try_from(events)
+        .map_err(|_| Error::InvalidArgument(format!("events must be >= 0, got {events}")))
+}
+
+/// `Server(workers=…)`: handler threads, >= 1; `None` is the default.
+pub fn seed_workers(workers: Option<i64>) -> Result<usize> {
+    let Some(workers) = workers else {
+        return Ok(crate::limits::HANDLER_WORKERS);
+    };
+    usize::try_from(workers)
+        .ok()
+        .filter(|&w| w >= 1)
+        .ok_or_else(|| Error::InvalidArgument(format!("workers must be >= 1, got {workers}")))
+}
+
+/// `Server(root=…)`: an existing directory, made absolute; `None` is the
+/// current directory.
+pub fn seed_root(root: Option<std::path::PathBuf>) -> Result<std::path::PathBuf> {
+    let root = match root {
+        Some(root) => root,
+        None => std::env::current_dir()?,
+    };
+    let canonical = root.canonicalize().map_err(|e| {
+        Error::InvalidArgument(format!("root {} is not usable: {e}", root.display()))
+    })?;
+    if !canonical.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "root {} is not a directory",
+            root.display()
+        )));
+    }
+    Ok(canonical)
+}
+
 /// The seed's `routes=<int>`: the number of route slots, OPTIONS included,
 /// so at least 1; otherwise [`Error::InvalidArgument`].
 pub fn route_slots(routes: i64) -> Result<usize> {

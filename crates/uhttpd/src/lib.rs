@@ -51,7 +51,10 @@ mod router;
 mod server;
 
 pub use acl::{Access, AclDecision, FileAcl, ACL_RO, ACL_RW, ACL_WO};
-pub use api::{check_ext_mount, route_slots, table_slots, AclVerdict};
+pub use api::{
+    check_ext_mount, route_slots, seed_events, seed_port, seed_root, seed_workers, table_slots,
+    AclVerdict,
+};
 pub use auth::{
     Auth, AuthDecision, Authenticator, CustomVerdict, SeedAuth, AUTH_BASIC, AUTH_CUSTOM, AUTH_OPEN,
     NOT_A_STATUS_DENIAL,
@@ -67,7 +70,7 @@ pub use host::pool::{block_async_signals, on_worker_thread, PlainThreads, Worker
 pub use host::request::{Request, RequestInfo};
 pub use http::method::Methods;
 pub use http::query;
-pub use http::reply::{ReplyHead, Status};
+pub use http::reply::{ReplyHead, SeedStatus, Status};
 pub use observe::{FileChange, Observation};
 pub use server::{Endpoint, Handler, Server};
 

@@ -22,6 +22,17 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 /// host with its own thread discipline (MicroPython's VM) registers the
 /// thread with it here.
 pub trait WorkerHooks: Send + Sync + 'static {
+    /// Starts a thread running `work`. A host whose VM must know its threads
+    /// (MicroPython's garbage collector scans the stacks of the threads its
+    /// thread API started) creates them itself; by default a plain thread
+    /// named `name`, with asynchronous signals blocked.
+    fn spawn(&self, name: &str, work: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+        thread::Builder::new().name(name.into()).spawn(move || {
+            block_async_signals();
+            work()
+        })?;
+        Ok(())
+    }
     /// Runs a pool worker's whole life, `work`, on the new thread.
     fn run(&self, work: &mut dyn FnMut()) {
         work()
@@ -39,6 +50,20 @@ pub trait WorkerHooks: Send + Sync + 'static {
     }
 }
 
+/// A thread started by [`spawn_session`]: [`SessionThread::join`] waits for
+/// it to end (the host's threads may be detached, so no `JoinHandle`).
+pub struct SessionThread {
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+impl SessionThread {
+    /// Waits until the thread's work has returned (or panicked).
+    pub fn join(self) {
+        // The sender is dropped when the work ends, however it ends.
+        let _ = self.ended.recv();
+    }
+}
+
 /// Starts a thread for a long-lived session under `hooks` (see
 /// [`WorkerHooks::session`]); threads it starts in turn use the same hooks
 /// ([`spawn_session_here`]).
@@ -46,17 +71,23 @@ pub fn spawn_session(
     name: &str,
     hooks: Arc<dyn WorkerHooks>,
     work: impl FnOnce() + Send + 'static,
-) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().name(name.into()).spawn(move || {
-        block_async_signals();
-        SESSION_HOOKS.with(|h| *h.borrow_mut() = Some(hooks.clone()));
-        let mut work = Some(work);
-        hooks.session(&mut || {
-            if let Some(work) = work.take() {
-                work()
-            }
-        });
-    })
+) -> io::Result<SessionThread> {
+    let (ended_tx, ended) = std::sync::mpsc::channel::<()>();
+    let session_hooks = hooks.clone();
+    hooks.spawn(
+        name,
+        Box::new(move || {
+            let _ended = ended_tx;
+            SESSION_HOOKS.with(|h| *h.borrow_mut() = Some(session_hooks.clone()));
+            let mut work = Some(work);
+            session_hooks.session(&mut || {
+                if let Some(work) = work.take() {
+                    work()
+                }
+            });
+        }),
+    )?;
+    Ok(SessionThread { ended })
 }
 
 /// [`spawn_session`] with the hooks of the session thread calling it (plain
@@ -64,7 +95,7 @@ pub fn spawn_session(
 pub fn spawn_session_here(
     name: &str,
     work: impl FnOnce() + Send + 'static,
-) -> io::Result<thread::JoinHandle<()>> {
+) -> io::Result<SessionThread> {
     let hooks = SESSION_HOOKS
         .with(|h| h.borrow().clone())
         .unwrap_or_else(|| Arc::new(PlainThreads));
@@ -153,16 +184,17 @@ impl ThreadPool {
         let closing = Arc::new(AtomicBool::new(false));
         for n in 0..workers {
             let (jobs_rx, exited_tx) = (jobs_rx.clone(), exited_tx.clone());
-            let (hooks, closing) = (hooks.clone(), closing.clone());
-            thread::Builder::new()
-                .name(format!("{name}-{n}"))
-                .spawn(move || {
-                    block_async_signals();
+            let (worker_hooks, closing) = (hooks.clone(), closing.clone());
+            hooks.spawn(
+                &format!("{name}-{n}"),
+                Box::new(move || {
+                    let hooks = worker_hooks;
                     CURRENT_POOL.with(|c| c.set(id));
                     CURRENT_HOOKS.with(|h| *h.borrow_mut() = Some(hooks.clone()));
                     hooks.run(&mut || work(&*hooks, &jobs_rx, &closing));
                     let _ = exited_tx.send(());
-                })?;
+                }),
+            )?;
         }
         Ok(ThreadPool {
             id,

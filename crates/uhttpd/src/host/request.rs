@@ -45,6 +45,22 @@ impl RequestInfo {
         self.head.header(name)
     }
 
+    /// Every header once: lowercase names in the order first seen, the values
+    /// of repeated fields joined by `, ` (the seed's `headers()`).
+    pub fn headers_joined(&self) -> Vec<(String, Vec<u8>)> {
+        let mut joined: Vec<(String, Vec<u8>)> = Vec::new();
+        for field in &self.head.headers {
+            match joined.iter_mut().find(|(seen, _)| *seen == field.name) {
+                Some((_, value)) => {
+                    value.extend_from_slice(b", ");
+                    value.extend_from_slice(&field.value);
+                }
+                None => joined.push((field.name.clone(), field.value.clone())),
+            }
+        }
+        joined
+    }
+
     /// The Content-Length, -1 for a chunked body, 0 without a body.
     pub fn length(&self) -> i64 {
         match self.head.body {

@@ -103,7 +103,42 @@ pub struct ReplyHead {
     pub allow_cors: bool,
 }
 
+/// The seed's `status=` argument of `write()` and `send_chunk()`.
+#[derive(Clone, Copy, Debug)]
+pub enum SeedStatus<'a> {
+    /// Not given: 200 OK.
+    Default,
+    /// An int such as 404.
+    Code(i64),
+    /// A status line's text such as `b"404 Not Found"`.
+    Text(&'a [u8]),
+}
+
 impl ReplyHead {
+    /// The head that `write()`/`send_chunk()`'s arguments describe, checked
+    /// as both faces check them.
+    pub fn from_seed(
+        status: SeedStatus<'_>,
+        mime: Option<Bytes>,
+        headers: impl IntoIterator<Item = (Bytes, Bytes)>,
+        allow_cors: bool,
+    ) -> Result<ReplyHead> {
+        let status = match status {
+            SeedStatus::Default => Status::default(),
+            SeedStatus::Code(code) => Status::from_code(u16::try_from(code).unwrap_or(0))?,
+            SeedStatus::Text(text) => Status::parse(text)?,
+        };
+        let mut head = ReplyHead::new(status);
+        if let Some(mime) = mime {
+            head = head.with_content_type(mime)?;
+        }
+        for (name, value) in headers {
+            head.add_header(name, value)?;
+        }
+        head.allow_cors = allow_cors;
+        Ok(head)
+    }
+
     /// A head with `status` and everything else default.
     pub fn new(status: Status) -> ReplyHead {
         ReplyHead {

@@ -9,11 +9,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
-use std::thread;
 
 use super::console::{Console, ConsoleOut, ConsoleSession};
 use super::raw::{Raw, RawRepl, SOFT_REBOOT};
-use crate::host::pool::spawn_session_here;
+use crate::host::pool::{spawn_session_here, SessionThread};
 use crate::lineedit::{Edit, LineEditor};
 
 /// The friendly REPL's prompt, as MicroPython's.
@@ -143,7 +142,7 @@ struct FriendlySession {
     /// The executor ended the session (Ctrl-D at the friendly prompt).
     ended: Arc<AtomicBool>,
     work: std_mpsc::Sender<Vec<u8>>,
-    executor: Option<thread::JoinHandle<()>>,
+    executor: Option<SessionThread>,
 }
 
 impl ConsoleSession for FriendlySession {
@@ -178,7 +177,7 @@ impl ConsoleSession for FriendlySession {
             interpreter.interrupt();
         }
         if let Some(executor) = executor {
-            let _ = executor.join();
+            executor.join();
         }
         interpreter.detach();
     }
@@ -489,7 +488,7 @@ mod tests {
             if all.ends_with(tail) {
                 return all;
             }
-            thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         panic!(
             "{:?} does not end with {tail:?}",
@@ -503,7 +502,7 @@ mod tests {
             if screen.written().ends_with(text) {
                 return;
             }
-            thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         panic!("{:?} does not end with {text:?}", screen.written());
     }
