@@ -88,7 +88,9 @@ MAKE_ARGS=(
     UHTTPD_STATICLIB="$REPO/target/release/libuhttpd_c.a"
     # 1.25's unix thread port takes its atomic section with a recursive
     # mutex, which mpconfig.h only provides with the GIL off.
-    CFLAGS_EXTRA="-DMICROPY_PY_THREAD_RECURSIVE_MUTEX=1"
+    # os.uname(), as a board has it: the tools that drive a board ask it
+    # (mpfshell's first call); the machine names this host, as a board's does.
+    CFLAGS_EXTRA="-DMICROPY_PY_THREAD_RECURSIVE_MUTEX=1 -DMICROPY_PY_OS_UNAME=1 -DMICROPY_HW_BOARD_NAME='\"linux\"' -DMICROPY_HW_MCU_NAME='\"$(uname -m)\"'"
     # Parts whose sources the +ds tarball leaves out, or that need
     # libraries this build does not use.
     # Symbols kept: a crash report names functions.
@@ -97,6 +99,13 @@ MAKE_ARGS=(
     MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=0 MICROPY_PY_JNI=0
 )
 make -s -C "$SRC/mpy-cross" -j"$JOBS" >/dev/null
+# make does not see changed flags: a build with other ones starts clean.
+STAMP=$SRC/ports/unix/build-standard/uhttpd-make-args
+if [ "$(cat "$STAMP" 2>/dev/null)" != "${MAKE_ARGS[*]}" ]; then
+    rm -rf "$SRC/ports/unix/build-standard"
+fi
 make -s -C "$SRC/ports/unix" -j"$JOBS" "${MAKE_ARGS[@]}" >/dev/null
-install -m 755 "$SRC/ports/unix/build-standard/micropython" "$OUT/micropython"
+echo "${MAKE_ARGS[*]}" >"$STAMP"
+install -m 755 "$SRC/ports/unix/build-standard/micropython" "$OUT/micropython.new"
+mv "$OUT/micropython.new" "$OUT/micropython"  # atomic: a running test never sees it missing
 echo "built $OUT/micropython (MicroPython $MP_VERSION, GIL on, uhttpd compiled in)"
