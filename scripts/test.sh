@@ -60,6 +60,11 @@ step install env PATH="$PWD/.venv/bin:$PATH" .venv/bin/pip install -q --no-build
 step stubtest .venv/bin/python -m mypy.stubtest uhttpd
 tail -n 1 "$logs/stubtest.log"
 
+# The MicroPython face: the unix port with uhttpd compiled in, which the
+# shared suite (tests/test_faces.py) and tests/test_micropython.py run.
+step micropython bash scripts/build-micropython.sh
+tail -n 1 "$logs/micropython.log"
+
 # A hung test ends the run itself (tests/conftest.py's watchdog, with the
 # stacks in the log); the timeout is the backstop.
 step pytest timeout -k 30 1500 .venv/bin/python -m pytest -q -p no:cacheprovider tests

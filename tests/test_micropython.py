@@ -116,6 +116,8 @@ def test_the_seeds_example_unchanged_serves_my_its_files_and_its_repl(tmp_path):
     # private network namespace (CI runs as root; test.sh installs iproute2).
     assert shutil.which("unshare") and shutil.which("ip"), "needs unshare and ip (iproute2)"
     example = seed_example()
+    with open(os.path.join(REPO, "examples", "seed.py")) as f:
+        assert f.read() == example, "examples/seed.py is the seed's example, word for word"
     assert "uhttpd.Server()" in example and "httpd.ws('/ws', None)" in example
     (tmp_path / "seed.py").write_text(example)
     (tmp_path / "hello.txt").write_text("a file on the device\n")
