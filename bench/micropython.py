@@ -458,24 +458,29 @@ def bare_rss(args):
 def stack_rss(pid):
     """Resident KiB of the thread stacks, by stack size: anonymous rw mappings
     of exactly 256 KiB (the MicroPython face's host threads, moduhttpd.c's
-    THREAD_STACK_BYTES) or 2 MiB (Rust's default, the engine's own threads and
-    the CPython face's workers). The resident part is the deepest the stack has
-    been (glibc keeps the thread's TLS and descriptor at its top too)."""
-    out = {}
-    size = None
-    anon = False
+    THREAD_STACK_BYTES) or 2 MiB (Rust's default: the engine's own threads and
+    the CPython face's workers) right above a no-access guard page. The
+    resident part is the deepest the stack has been (glibc keeps the thread's
+    TLS and descriptor at its top too)."""
+    maps = []  # [start, end, perms, is_anonymous, size_kib, rss_kib]
     with open('/proc/%d/smaps' % pid) as f:
         for line in f:
             f0 = line.split()
-            if re.match(r'^[0-9a-f]+-[0-9a-f]+ ', line):
-                anon = len(f0) == 5 and f0[1].startswith('rw')
-            elif f0[0] == 'Size:':
-                size = int(f0[1])
-            elif f0[0] == 'Rss:' and anon and size in (256, 2048):
-                e = out.setdefault('%d KiB' % size, {'stacks': 0, 'max_rss_kib': 0, 'total_rss_kib': 0})
-                e['stacks'] += 1
-                e['max_rss_kib'] = max(e['max_rss_kib'], int(f0[1]))
-                e['total_rss_kib'] += int(f0[1])
+            m = re.match(r'^([0-9a-f]+)-([0-9a-f]+) (\S+)', line)
+            if m:
+                maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3), len(f0) == 5, 0, 0])
+            elif f0 and f0[0] == 'Size:':
+                maps[-1][4] = int(f0[1])
+            elif f0 and f0[0] == 'Rss:':
+                maps[-1][5] = int(f0[1])
+    out = {}
+    for prev, cur in zip(maps, maps[1:]):
+        guarded = prev[2] == '---p' and prev[1] == cur[0] and prev[4] <= 64
+        if guarded and cur[3] and cur[2].startswith('rw') and cur[4] in (256, 2048):
+            e = out.setdefault('%d KiB' % cur[4], {'stacks': 0, 'max_rss_kib': 0, 'total_rss_kib': 0})
+            e['stacks'] += 1
+            e['max_rss_kib'] = max(e['max_rss_kib'], cur[5])
+            e['total_rss_kib'] += cur[5]
     return out
 
 

@@ -611,6 +611,78 @@ def test_wrong_argument_types_are_type_errors(app):
     assert a.lines()[2] == "data TypeError expected str or a bytes-like object, got int"
 
 
+def test_reply_argument_errors_in_a_handler(app):
+    a = app(server() + """
+OUT = []
+def attempt(label, f):
+    try:
+        f()
+        OUT.append('%s OK' % label)
+    except Exception as e:
+        OUT.append('%s %s %s' % (label, type(e).__name__, str(e)))
+def h(req):
+    attempt('headers', lambda: req.write('x', headers=[('a', 'b')]))
+    attempt('value', lambda: req.write('x', headers={'a': 5}))
+    attempt('data', lambda: req.write(5))
+    attempt('status', lambda: req.write('x', status=600))
+    attempt('float', lambda: req.write('x', status=2.5))
+    attempt('crlf', lambda: req.write('x', status='200 OK\\r\\nX: 1'))
+    attempt('mime', lambda: req.write('x', mime='a\\r\\nb'))
+    attempt('field', lambda: req.write('x', headers={'X-A': 'a\\nb'}))
+    attempt('query', lambda: req.query(5))
+    attempt('readinto', lambda: req.readinto(b'abc'))
+    attempt('chunk', lambda: req.send_chunk('a', status=700))
+    attempt('write', lambda: req.write('done'))
+    attempt('send', lambda: req.send(b'x'))
+    attempt('end', lambda: req.send_chunk(None))
+    print('\\n'.join(OUT))
+httpd.route('/h', uhttpd.GET, h)
+""")
+    assert get(a, "/h").body == b"done"  # a refused call leaves the reply to make
+    assert a.wait_for(lambda app: len(app.lines()) >= 14)
+    assert a.lines() == [
+        "headers TypeError headers must be a dict, got list",
+        "value TypeError expected str or a bytes-like object, got int",
+        "data TypeError expected str or a bytes-like object, got int",
+        "status ValueError status 600 is not an HTTP status (100..599)",
+        "float TypeError expected str or a bytes-like object, got float",
+        'crlf ValueError status "200 OK\\r\\nX: 1" must start with a 3-digit code 100..599 '
+        "and have no control characters",
+        'mime ValueError content type "a\\r\\nb" contains a control character (CR, LF or NUL)',
+        'field ValueError header value "a\\nb" contains a control character (CR, LF or NUL)',
+        "query TypeError expected str or a bytes-like object, got int",
+        "readinto TypeError readinto() needs a writable buffer",
+        "chunk ValueError status 700 is not an HTTP status (100..599)",
+        "write OK",
+        "send RuntimeError send() cannot follow write() or send_chunk()",
+        "end RuntimeError send_chunk() cannot follow write(), send() or the final send_chunk(None)",
+    ]
+
+
+def test_request_kept_after_its_callback_and_in_auth(app):
+    a = app("""
+import uhttpd
+KEPT = []
+def decide(req):
+    KEPT.append(req)
+    return True
+def keep(req):
+    KEPT.append(req)
+    req.write('kept')
+httpd = uhttpd.Server(port=0, host='127.0.0.1', acl=uhttpd.AUTH_CUSTOM, auth=decide)
+httpd.route('/keep', uhttpd.GET, keep)
+""")
+    assert get(a, "/keep?a=1").body == b"kept"
+    # the request line stays readable; the body and the reply are gone
+    assert a.eval("(KEPT[1].path(), KEPT[1].query('a'), KEPT[1].method())") == "RESULT ('/keep', b'1', 1)"
+    assert a.eval("KEPT[1].write('late')") == \
+        "RAISED RuntimeError the request is finished: its callback has returned"
+    assert a.eval("KEPT[1].read()") == "RAISED RuntimeError the request is finished: its callback has returned"
+    assert a.eval("KEPT[0].uri()") == "RESULT '/keep?a=1'"
+    assert a.eval("KEPT[0].write('x')") == \
+        "RAISED RuntimeError the body and the reply are not available to the authentication callback"
+
+
 def test_route_slots_run_out_with_the_accounting(app):
     a = app(server(routes=4) + "def cb(req):\n    req.write('x')\n" + attempts(
         ("a", "httpd.route('/a', uhttpd.GET, cb)"),
@@ -865,6 +937,29 @@ def test_auth_custom_verdicts(app, tmp_path, token, status):
         assert "KeyError" in err and "in decide" in err, err
 
 
+def test_auth_callback_that_raises_is_401_and_the_server_survives_collection(app):
+    a = app("""
+import uhttpd, gc
+def decide(req):
+    if req.header('x-raise'):
+        raise KeyError('auth broke')
+    return True
+def collect(req):
+    gc.collect()
+    req.write('collected')
+httpd = uhttpd.Server(port=0, host='127.0.0.1', acl=uhttpd.AUTH_CUSTOM, auth=decide)
+httpd.route('/gc', uhttpd.GET, collect)
+""")
+    for _ in range(3):
+        assert get(a, "/gc", headers={"X-Raise": "1"}).status == 401
+    err = a.wait_stderr("auth broke")
+    assert "uhttpd: ERROR: the authentication callback raised an exception" in err, err
+    for _ in range(3):
+        r = get(a, "/gc")
+        assert (r.status, r.body) == (200, b"collected")
+    assert a.proc.poll() is None
+
+
 def test_cors_true_on_every_reply_and_preflight(app):
     a = app(server(cors=True) + """
 httpd.route('/api', uhttpd.GET | uhttpd.POST, lambda req: req.write('api'))
@@ -963,6 +1058,34 @@ def test_events_with_httpx_stream(app):
                 if line == "data: ping":
                     break
             assert lines[-2:] == ["event: tick", "data: ping"]
+
+
+# --------------------------------------------------------------------------
+# observations (a host addition)
+
+
+def test_observations_report_requests_and_file_changes(app):
+    a = app(server() + """
+httpd.route('/x', uhttpd.GET, lambda req: req.write('x'))
+httpd.receive(prefix='/up')
+def seen():
+    return sorted((o['kind'], o.get('method'), o.get('target'), o.get('status'), o.get('path'),
+                   o.get('change')) for o in httpd.observations(1.0))
+""")
+    assert a.eval("httpd.observations(0.05)") == "RESULT []"
+    assert get(a, "/x").status == 200
+    assert request(a, "PUT", "/up/o.txt", body=b"z").status == 201
+    deadline = time.monotonic() + TIMEOUT
+    got = []
+    while time.monotonic() < deadline and len(got) < 3:
+        line = a.eval("seen()")
+        assert line.startswith("RESULT "), line
+        got += eval(line[len("RESULT "):])
+    assert sorted(got) == [
+        ("file", None, None, None, "/o.txt", "created"),
+        ("request", "GET", "/x", 200, None, None),
+        ("request", "PUT", "/up/o.txt", 201, None, None),
+    ]
 
 
 # --------------------------------------------------------------------------

@@ -408,6 +408,18 @@ def test_ctrl_c_interrupts_a_loop_started_from_the_repl(app):
     ws.s.close()
 
 
+def test_ctrl_c_breaks_a_sleep_at_once_as_on_a_board(app):
+    a = app(REPL_APP)
+    ws = friendly(a.port)
+    wc.send_text(ws, "import time; time.sleep(30)\r")
+    time.sleep(0.5)
+    sent = time.monotonic()
+    wc.send_text(ws, "\x03")
+    assert b"KeyboardInterrupt" in wc.read_text_until(ws, b">>> ")
+    assert time.monotonic() - sent < 5
+    ws.s.close()
+
+
 def test_ctrl_b_shows_micropythons_banner(app):
     a = app(REPL_APP)
     ws = friendly(a.port)

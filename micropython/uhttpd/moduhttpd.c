@@ -34,6 +34,11 @@
 // scans its own stack (ports/unix/mpthreadport.c).
 #define GC_SIGNAL (SIGRTMIN + 5)
 
+// Sent to the REPL's thread with a Ctrl-C: its handler does nothing, but a
+// call blocked in the kernel (time.sleep's select, a socket read) returns
+// EINTR, and MicroPython then raises the pending KeyboardInterrupt.
+#define INTERRUPT_SIGNAL (SIGRTMIN + 6)
+
 // Stack of the threads the engine runs host code on: the engine's frames
 // plus MicroPython's (a callback's recursion is bounded by it).
 #define THREAD_STACK_BYTES (256 * 1024)
@@ -191,7 +196,7 @@ static void *thread_entry(void *p) {
     // (Ctrl-C is MicroPython's there), but take the collector's.
     sigset_t mask;
     sigfillset(&mask);
-    int kept[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, GC_SIGNAL };
+    int kept[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, GC_SIGNAL, INTERRUPT_SIGNAL };
     for (size_t i = 0; i < MP_ARRAY_SIZE(kept); i++) {
         sigdelset(&mask, kept[i]);
     }
@@ -587,6 +592,11 @@ static int host_file_acl(void *callback, const char *path, size_t len, int64_t *
 // prints reaches the session through dupterm, as on a board.
 
 static mp_state_thread_t *volatile repl_thread;
+static pthread_t repl_pthread;
+
+static void on_interrupt_signal(int signo) {
+    (void)signo;
+}
 
 static mp_uint_t dupterm_read(mp_obj_t self, void *buf, mp_uint_t size, int *errcode) {
     (void)self;
@@ -659,6 +669,7 @@ static void print_to_sink(void *env, const char *str, size_t len) {
 
 static bool host_repl_exec(const char *source, size_t len, bool file, uhttpd_sink error, void *ctx) {
     MP_STATE_THREAD(mp_pending_exception) = MP_OBJ_NULL;
+    repl_pthread = pthread_self();
     repl_thread = mp_thread_get_state();
     bool raised = false;
     nlr_buf_t nlr;
@@ -693,6 +704,7 @@ static void host_repl_interrupt(void) {
     mp_state_thread_t *running = repl_thread;
     if (running != NULL) {
         running->mp_pending_exception = MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception));
+        pthread_kill(repl_pthread, INTERRUPT_SIGNAL);
     }
 }
 
@@ -791,6 +803,13 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed), allowed, args);
+    if (MP_STATE_VM(uhttpd_live_servers) == MP_OBJ_NULL) {
+        // No SA_RESTART: the signal is there to break a blocked call.
+        struct sigaction action = { 0 };
+        action.sa_handler = on_interrupt_signal;
+        sigemptyset(&action.sa_mask);
+        sigaction(INTERRUPT_SIGNAL, &action, NULL);
+    }
     uhttpd_init(&host);  // once; later calls do nothing
 
     server_obj_t *self = mp_obj_malloc_with_finaliser(server_obj_t, type);
