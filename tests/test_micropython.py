@@ -396,6 +396,16 @@ def test_the_friendly_repl_runs_in_main_and_shows_the_programs_output(app):
     ws.s.close()
 
 
+def test_paste_mode_runs_a_block_as_a_file(app):
+    a = app(REPL_APP)
+    ws = friendly(a.port)
+    wc.send_text(ws, "\x05")
+    assert b"paste mode" in wc.read_text_until(ws, b"=== ")
+    wc.send_text(ws, "def f(n):\r    return n * 2\r\rprint('pasted', f(21))\r\x04")
+    assert b"pasted 42\r\n" in wc.read_text_until(ws, b">>> ")
+    ws.s.close()
+
+
 def test_ctrl_c_interrupts_a_loop_started_from_the_repl(app):
     a = app(REPL_APP)
     ws = friendly(a.port)
