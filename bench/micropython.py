@@ -14,15 +14,18 @@ Measures, loopback only:
   scripts/build-micropython.sh, built into bench/out/micropython/; about 20 s
   the first time, a no-op later; --no-plain skips it). --size-build also
   builds the engine with opt-level "z", fat LTO and one codegen unit and links
-  MicroPython against it (several minutes the first time, cached).
+  MicroPython against it (a minute or more of two cores the first time, cached).
 - faces (each round: MicroPython, then CPython, alternating who goes first):
   the same app on both (a Hello World route, /mem and /slow routes, ws(),
-  serve()); idle VmRSS once it printed its port and settled; a bare
-  interpreter's VmRSS for comparison; sequential GETs over one keep-alive
-  connection (median, p90); req/s from --clients keep-alive client threads
-  for --duration s (and from wrk -t1 with as many connections, when wrk is
-  installed); VmRSS per idle keep-alive connection (--idle-conns of them,
-  each having sent one request); VmRSS per request held in a slow handler.
+  serve()); idle VmRSS and RssAnon (RSS less the mapped code: what a
+  device without memory-mapped code pays) once it printed its port and
+  settled; a bare interpreter's for comparison; VmRSS per idle keep-alive
+  connection (--idle-conns of them, each having sent one request, in the
+  fresh server); VmRSS per request held in a slow handler (--slow of them);
+  sequential GETs over one keep-alive connection (median, p90, p99); req/s
+  from --clients keep-alive client threads for --duration s (and from wrk -t1
+  with as many connections, when wrk is installed); the threads, and how
+  deep their stacks went (resident pages of each stack mapping).
 - heap: the MicroPython app under -X heapsize=SIZE; gc.mem_alloc() (after
   gc.collect(), answered and printed by the app's /mem route) before import,
   after import, after the server's set-up, idle, with --idle-conns idle
@@ -31,12 +34,13 @@ Measures, loopback only:
 
 Every socket has a timeout, every loop a deadline; the servers are ended by
 their PID. Writes only bench/out/micropython/ (git-ignored): the app, logs,
-results.json and the plain/size builds.
+results.json (results-<sections>.json with --only) and the plain/size builds.
 """
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -158,7 +162,8 @@ class Proc:
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   errors='replace', start_new_session=True)
         self.pid = self.p.pid
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.p.stdout:
@@ -169,12 +174,12 @@ class Proc:
         with self.cond:
             self.cond.notify_all()
 
-    def wait_line(self, prefix, timeout=20.0, start=0):
-        """The first line from index `start` on that starts with `prefix`."""
+    def wait_line(self, prefix, timeout=20.0):
+        """The first line that starts with `prefix`."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for line in self.lines[start:]:
+                for line in self.lines:
                     if line.startswith(prefix):
                         return line
                 left = deadline - time.monotonic()
@@ -191,6 +196,7 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.p.wait(5)
+        self.reader.join(5)
         self.logf.close()
 
 
@@ -450,6 +456,7 @@ def bare_rss(args):
         try:
             proc.wait_line('ready')
             out[name] = settled_rss(proc.pid, args.settle)
+            out[name + ' anon'] = status_field(proc.pid, 'RssAnon')
         finally:
             proc.stop()
     return out
@@ -489,6 +496,7 @@ def face_round(name, cmd, args):
     proc = start_app('face-' + name, cmd)
     try:
         r['idle_rss_kib'] = settled_rss(proc.pid, args.settle)
+        r['idle_rss_anon_kib'] = status_field(proc.pid, 'RssAnon')
         r['threads'] = status_field(proc.pid, 'Threads')
         # RSS per idle keep-alive connection, in a fresh server (after a load
         # the allocator's freed memory hides it).
@@ -597,6 +605,27 @@ def elf_sizes(path):
     return out
 
 
+def by_crate(path):
+    """Bytes of defined symbols (code, data, read-only data) grouped by the
+    first path segment of their demangled name (the Rust crate); C symbols
+    (MicroPython, the binding, libc glue) are 'C'. Symbol sizes only: the
+    unwind tables, relocations and padding are not in it."""
+    r = subprocess.run(['nm', '-S', '--size-sort', '-C', str(path)], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode:
+        return None
+    out = {}
+    for line in r.stdout.splitlines():
+        f = line.split(' ', 3)
+        if len(f) < 4 or f[2].lower() not in 'tdrb':
+            continue
+        name = re.sub(r'^(dyn |impl |mut |const )', '', f[3].lstrip('<&*( '))
+        m = re.match(r'([A-Za-z_][A-Za-z0-9_]*)::', name)
+        key = m.group(1) if m else ('uhttpd_c' if f[3].startswith('uhttpd_') else 'C')
+        out[key] = out.get(key, 0) + int(f[1], 16)
+    return out
+
+
 def stripped_size(path):
     with tempfile.TemporaryDirectory(prefix='uhttpd-strip-') as d:
         copy = Path(d) / Path(path).name
@@ -662,6 +691,7 @@ def sizes(args):
     s = {}
     mp = Path(args.mp)
     s['micropython'] = dict(file=mp.stat().st_size, stripped=stripped_size(mp), **elf_sizes(mp))
+    s['micropython']['by_crate'] = by_crate(mp)
     lib = REPO / 'target' / 'release' / 'libuhttpd_c.a'
     if lib.exists():
         s['libuhttpd_c.a'] = {'file': lib.stat().st_size}
@@ -682,6 +712,7 @@ def sizes(args):
         if mp2:
             s['micropython (engine opt z)'] = dict(file=mp2.stat().st_size, stripped=stripped_size(mp2),
                                                    **elf_sizes(mp2))
+            s['micropython (engine opt z)']['by_crate'] = by_crate(mp2)
     return s
 
 
@@ -734,6 +765,17 @@ def report(res, args):
             if z and 'text' in z:
                 lines.append('With the engine built for size: uhttpd adds %s of text+data.' % (
                     kib(z['text'] + z['data'] - plain['text'] - plain['data'])))
+        crates = s['micropython'].get('by_crate')
+        if crates:
+            z = (s.get('micropython (engine opt z)') or {}).get('by_crate') or {}
+            rust = sum(v for k, v in crates.items() if k != 'C')
+            lines += ['', 'Symbol bytes by crate in `micropython` (nm; Rust total %s%s; C is MicroPython and '
+                      'the binding):' % (kib(rust), (', engine opt z: %s' % kib(sum(
+                          v for k, v in z.items() if k != 'C'))) if z else ''), '',
+                      '| crate | as built |%s' % (' engine opt z |' if z else ''),
+                      '|---|---:|%s' % ('---:|' if z else '')]
+            for name, v in sorted(crates.items(), key=lambda kv: -kv[1])[:16]:
+                lines.append('| %s | %s |%s' % (name, kib(v), (' %s |' % kib(z.get(name))) if z else ''))
     f = res.get('faces')
     if f:
         mp, cp = f.get('MicroPython', []), f.get('CPython', [])
@@ -741,6 +783,10 @@ def report(res, args):
         rows = [
             ('bare interpreter VmRSS (no uhttpd)', bare.get('MicroPython'), bare.get('CPython'), 'KiB'),
             ('idle VmRSS, Server with route+ws+serve', med(mp, 'idle_rss_kib'), med(cp, 'idle_rss_kib'), 'KiB'),
+            ('bare interpreter RssAnon (heap, stacks, data; no code)', bare.get('MicroPython anon'),
+             bare.get('CPython anon'), 'KiB'),
+            ('idle RssAnon, Server with route+ws+serve', med(mp, 'idle_rss_anon_kib'),
+             med(cp, 'idle_rss_anon_kib'), 'KiB'),
             ('threads (idle)', med(mp, 'threads'), med(cp, 'threads'), ''),
             ('sequential GET, keep-alive: p50', med(mp, 'latency', 'p50_us'), med(cp, 'latency', 'p50_us'), 'µs'),
             ('sequential GET, keep-alive: p90', med(mp, 'latency', 'p90_us'), med(cp, 'latency', 'p90_us'), 'µs'),
@@ -825,6 +871,10 @@ def main():
         ap.error('--idle-conns 1..1000')
     only = set(args.only.split(','))
 
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.idle_conns + args.slow + args.clients + 64
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / 'www').mkdir(exist_ok=True)
     (OUT / 'www' / 'index.html').write_text('<p>uhttpd bench</p>\n')
@@ -858,9 +908,10 @@ def main():
     except OSError:
         pass
     res['seconds'] = time.monotonic() - T_START
-    (OUT / 'results.json').write_text(json.dumps(res, indent=1, default=str))
+    name = 'results.json' if only >= {'sizes', 'faces', 'heap'} else 'results-%s.json' % '-'.join(sorted(only))
+    (OUT / name).write_text(json.dumps(res, indent=1, default=str))
     print(report(res, args))
-    print('\n(%.0f s; details in %s)' % (res['seconds'], OUT / 'results.json'))
+    print('\n(%.0f s; details in %s)' % (res['seconds'], OUT / name))
 
 
 if __name__ == '__main__':

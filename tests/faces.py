@@ -175,12 +175,19 @@ class App:
 
     # commands -------------------------------------------------------------
     def eval(self, expr, timeout=5.0):
-        """Evaluates ``expr`` in the app's main thread; returns the RESULT or
-        RAISED line's text after its first word (``repr`` or ``Type message``)."""
+        """Evaluates ``expr`` in the app's main thread; returns its answer
+        line: ``RESULT <repr>`` or ``RAISED <type> <message>``."""
+        return self.start_eval(expr)(timeout)
+
+    def start_eval(self, expr):
+        """Sends ``expr`` to the app's main thread without waiting; returns
+        ``answer(timeout=5.0)``, which waits for its answer line."""
         before = len(self.lines())
         self.proc.stdin.write(("EVAL %s\n" % expr).encode())
         self.proc.stdin.flush()
+        return lambda timeout=5.0: self._answer(expr, before, timeout)
 
+    def _answer(self, expr, before, timeout):
         def answered(app):
             for line in app.lines()[before:]:
                 if line.startswith(("RESULT ", "RAISED ")):

@@ -201,6 +201,10 @@ static void *thread_entry(void *p) {
         sigdelset(&mask, kept[i]);
     }
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    // At exit the unix port cancels every thread it knows; a cancellation's
+    // forced unwind must not cross the engine's frames. These threads end
+    // with the process instead.
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 
     mp_state_thread_t ts;
     mp_thread_init_state(&ts, THREAD_STACK_BYTES - 1024, NULL, NULL);
@@ -331,6 +335,9 @@ static mp_obj_t request_parse_qs(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(request_parse_qs_obj, request_parse_qs);
 
 static mp_obj_t request_header(mp_obj_t self_in, mp_obj_t name) {
+    if (!mp_obj_is_str(name)) {
+        wrong_type("header name must be str", name);
+    }
     collected_t c = { mp_const_none, MP_OBJ_NULL };
     uhttpd_request_header(req(self_in), mp_obj_str_get_str(name), collect_bytes, &c);
     return collected(&c);
@@ -519,37 +526,52 @@ static mp_obj_t *held_entry(void *callback) {
     return items;
 }
 
+// A Request object owning `request`; NULL (and `request` freed) when even
+// that could not be made (the heap is full).
+static mp_obj_t own_request(uhttpd_request *request, mp_obj_t server) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t obj = new_request(request, server);
+        nlr_pop();
+        return obj;
+    }
+    uhttpd_request_free(request);
+    print_exception("creating the request object", MP_OBJ_FROM_PTR(nlr.ret_val));
+    return MP_OBJ_NULL;
+}
+
 static void host_handle(void *callback, uhttpd_request *request) {
     mp_obj_t *entry = held_entry(callback);
+    mp_obj_t obj = own_request(request, entry[0]);
+    if (obj == MP_OBJ_NULL) {
+        return;  // answered 500: the engine's request was dropped unanswered
+    }
     nlr_buf_t nlr;
-    mp_obj_t obj = MP_OBJ_NULL;
     if (nlr_push(&nlr) == 0) {
-        obj = new_request(request, entry[0]);
         mp_call_function_1(entry[1], obj);
         nlr_pop();
         uhttpd_request_finish(request, false);
-    } else {
-        if (obj == MP_OBJ_NULL) {
-            uhttpd_request_free(request);  // no object owns it
-            print_exception("creating the request object", MP_OBJ_FROM_PTR(nlr.ret_val));
-            return;
-        }
-        collected_t c = { mp_const_none, MP_OBJ_NULL };
-        uhttpd_request_repr(request, collect_str, &c);
-        const char *what = c.value == mp_const_none ? "the handler" : mp_obj_str_get_str(c.value);
-        char line[200];
-        snprintf(line, sizeof(line), "the handler for %s", what);
-        print_exception(line, MP_OBJ_FROM_PTR(nlr.ret_val));
-        uhttpd_request_finish(request, true);
+        return;
     }
+    collected_t c = { mp_const_none, MP_OBJ_NULL };
+    uhttpd_request_handler_name(request, collect_str, &c);
+    print_exception(c.value == mp_const_none ? "the handler" : mp_obj_str_get_str(c.value),
+        MP_OBJ_FROM_PTR(nlr.ret_val));
+    uhttpd_request_finish(request, true);
 }
 
 // A callback's value as the engine judges it.
 static int verdict_of(mp_obj_t value, int64_t *verdict) {
+    if (mp_obj_is_small_int(value)) {
+        *verdict = MP_OBJ_SMALL_INT_VALUE(value);
+        return UHTTPD_VERDICT_INT;
+    }
     if (mp_obj_is_int(value)) {
-        mp_int_t small;
-        if (mp_obj_get_int_maybe(value, &small)) {
-            *verdict = small;
+        // A long int: one that fits a machine word still counts as an int.
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            *verdict = mp_obj_int_get_checked(value);
+            nlr_pop();
             return UHTTPD_VERDICT_INT;
         }
         return UHTTPD_VERDICT_BIG_INT;
@@ -557,18 +579,27 @@ static int verdict_of(mp_obj_t value, int64_t *verdict) {
     return mp_obj_is_true(value) ? UHTTPD_VERDICT_TRUTHY : UHTTPD_VERDICT_FALSY;
 }
 
-static int host_authenticate(void *callback, uhttpd_request *request, int64_t *verdict) {
+static int host_authenticate(void *callback, uhttpd_request *request, int64_t *verdict,
+    uhttpd_sink shown, void *ctx) {
     mp_obj_t *entry = held_entry(callback);
+    mp_obj_t obj = own_request(request, entry[0]);
+    if (obj == MP_OBJ_NULL) {
+        return UHTTPD_VERDICT_RAISED;
+    }
     nlr_buf_t nlr;
-    mp_obj_t obj = MP_OBJ_NULL;
     if (nlr_push(&nlr) == 0) {
-        obj = new_request(request, entry[0]);
-        int kind = verdict_of(mp_call_function_1(entry[1], obj), verdict);
+        mp_obj_t value = mp_call_function_1(entry[1], obj);
+        int kind = verdict_of(value, verdict);
+        if (kind == UHTTPD_VERDICT_INT || kind == UHTTPD_VERDICT_BIG_INT) {
+            vstr_t text;
+            mp_print_t print;
+            vstr_init_print(&text, 24, &print);
+            mp_obj_print_helper(&print, value, PRINT_REPR);
+            shown(ctx, (const uint8_t *)text.buf, text.len);
+            vstr_clear(&text);
+        }
         nlr_pop();
         return kind;
-    }
-    if (obj == MP_OBJ_NULL) {
-        uhttpd_request_free(request);
     }
     print_exception("the authentication callback", MP_OBJ_FROM_PTR(nlr.ret_val));
     return UHTTPD_VERDICT_RAISED;
@@ -582,7 +613,9 @@ static int host_file_acl(void *callback, const char *path, size_t len, int64_t *
         nlr_pop();
         return kind;
     }
-    print_exception("the file_acl callback", MP_OBJ_FROM_PTR(nlr.ret_val));
+    char line[300];
+    snprintf(line, sizeof(line), "the file_acl callback for %.*s", (int)len, path);
+    print_exception(line, MP_OBJ_FROM_PTR(nlr.ret_val));
     return UHTTPD_VERDICT_RAISED;
 }
 
@@ -878,7 +911,12 @@ static mp_obj_t server_make_new(const mp_obj_type_t *type, size_t n_args, size_t
                 mp_obj_get_array(items[i], &n, &fields);
             }
             if (n != 3) {
-                mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("each route must be (url, methods, callback), got %r"), items[i]);
+                vstr_t shown;
+                mp_print_t print;
+                vstr_init_print(&shown, 32, &print);
+                mp_obj_print_helper(&print, items[i], PRINT_REPR);
+                mp_raise_msg_varg(&mp_type_TypeError,
+                    MP_ERROR_TEXT("each route must be (url, methods, callback), got %s"), vstr_null_terminated_str(&shown));
             }
             check_callable(fields[2], "a route callback");
             table[i].url = mp_obj_str_get_str(fields[0]);
@@ -992,7 +1030,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(server_ws_obj, 2, 3, server_ws);
 
 static mp_obj_t server_close(mp_obj_t self_in) {
     server_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    if (self->engine != NULL) {
+    if (self->engine != NULL && is_live(self)) {
         uhttpd_server_close(self->engine);
         forget(self);
     }

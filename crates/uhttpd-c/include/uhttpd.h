@@ -65,8 +65,10 @@ typedef struct uhttpd_host {
     /* A route's callback for a request (called holding the VM lock). The
      * face owns `request` and frees it with uhttpd_request_free(). */
     void (*handle)(void *callback, uhttpd_request *request);
-    /* AUTH_CUSTOM: the callback's value for a headers-only request. */
-    int (*authenticate)(void *callback, uhttpd_request *request, int64_t *verdict);
+    /* AUTH_CUSTOM: the callback's value for a headers-only request; an int
+     * is also shown (its repr) for the log. */
+    int (*authenticate)(void *callback, uhttpd_request *request, int64_t *verdict,
+                        uhttpd_sink shown, void *ctx);
     /* file_acl(path): the callback's value. */
     int (*file_acl)(void *callback, const char *path, size_t len, int64_t *verdict);
     /* The REPL (called holding the VM lock, on the REPL's executor thread). */
@@ -193,6 +195,8 @@ void uhttpd_request_headers(const uhttpd_request *request, uhttpd_pair_sink sink
 uint16_t uhttpd_request_remote(const uhttpd_request *request, uhttpd_sink ip, void *ctx);
 /* "<uhttpd.Request GET /path>" */
 void uhttpd_request_repr(const uhttpd_request *request, uhttpd_sink sink, void *ctx);
+/* "the handler for GET /path", as log lines name the callback. */
+void uhttpd_request_handler_name(const uhttpd_request *request, uhttpd_sink sink, void *ctx);
 
 /* Body and reply; they may wait for the client (with the VM lock let go). */
 int uhttpd_request_read(uhttpd_request *request, int64_t len, uhttpd_sink sink, void *ctx);

@@ -6,10 +6,7 @@ use std::ffi::{c_int, c_void};
 use std::io;
 use std::sync::{Arc, OnceLock};
 
-use uhttpd::{
-    AclDecision, AclVerdict, AuthDecision, CustomVerdict, RequestInfo, WorkerHooks,
-    NOT_A_STATUS_DENIAL,
-};
+use uhttpd::{AclDecision, AclVerdict, AuthDecision, CustomVerdict, RequestInfo, WorkerHooks};
 
 use crate::logger;
 use crate::request::CRequest;
@@ -39,6 +36,8 @@ pub struct Host {
         callback: *mut c_void,
         request: *mut CRequest,
         verdict: *mut i64,
+        shown: Sink,
+        ctx: *mut c_void,
     ) -> c_int,
     pub file_acl: unsafe extern "C" fn(
         callback: *mut c_void,
@@ -175,7 +174,16 @@ impl uhttpd::Authenticator for CAuthenticator {
     fn authenticate(&self, info: &Arc<RequestInfo>) -> AuthDecision {
         let request = Box::into_raw(Box::new(CRequest::authenticating(info.clone())));
         let mut value = 0i64;
-        let kind = inside_vm(|| unsafe { (host().authenticate)(self.0 .0, request, &mut value) });
+        let mut shown = Vec::new();
+        let kind = inside_vm(|| unsafe {
+            (host().authenticate)(
+                self.0 .0,
+                request,
+                &mut value,
+                collect,
+                &mut shown as *mut Vec<u8> as *mut c_void,
+            )
+        });
         let verdict = match kind {
             VERDICT_INT => CustomVerdict::Int(Some(value)),
             VERDICT_BIG_INT => CustomVerdict::Int(None),
@@ -184,14 +192,7 @@ impl uhttpd::Authenticator for CAuthenticator {
             _ => return AuthDecision::Deny(401),
         };
         if verdict.is_not_a_status() {
-            let shown = match kind {
-                VERDICT_INT => value.to_string(),
-                _ => "an int".into(),
-            };
-            log::error!(
-                target: "uhttpd",
-                "the authentication callback returned {shown}, which is not an HTTP status: the request is denied with {NOT_A_STATUS_DENIAL}"
-            );
+            uhttpd::log_not_a_status(&String::from_utf8_lossy(&shown));
         }
         verdict.decision()
     }

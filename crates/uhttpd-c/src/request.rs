@@ -252,6 +252,19 @@ pub unsafe extern "C" fn uhttpd_request_repr(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn uhttpd_request_handler_name(
+    request: *const CRequest,
+    sink: Sink,
+    ctx: *mut c_void,
+) {
+    give(
+        sink,
+        ctx,
+        unsafe { &*request }.info.handler_name().as_bytes(),
+    );
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn uhttpd_request_read(
     request: *mut CRequest,
     len: i64,

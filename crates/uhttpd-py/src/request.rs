@@ -53,10 +53,7 @@ impl Request {
 
     /// "the handler for GET /path", for log lines.
     pub fn describe(&self) -> String {
-        format!(
-            "the handler for {} {}",
-            self.info.head.method, self.info.head.target
-        )
+        self.info.handler_name()
     }
 
     /// Ends the callback's access; the engine answers what it left unanswered.

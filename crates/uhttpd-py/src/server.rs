@@ -155,20 +155,8 @@ fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
             CustomVerdict::Other(verdict.is_truthy().unwrap_or(false))
         };
     if converted.is_not_a_status() {
-        // Named, but a huge int does not flood the log.
-        let mut shown = verdict
-            .repr()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|_| "an int".into());
-        if shown.len() > 40 {
-            shown.truncate(40);
-            shown.push('…');
-        }
-        log::error!(
-            target: "uhttpd",
-            "the authentication callback returned {shown}, which is not an HTTP status: the request is denied with {}",
-            uhttpd::NOT_A_STATUS_DENIAL
-        );
+        let shown = verdict.repr().map(|r| r.to_string());
+        uhttpd::log_not_a_status(shown.as_deref().unwrap_or("an int"));
     }
     converted.decision()
 }

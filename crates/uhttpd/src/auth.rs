@@ -46,6 +46,25 @@ pub enum CustomVerdict {
 /// callback, which must not let the request through.
 pub const NOT_A_STATUS_DENIAL: u16 = 500;
 
+/// Logs that the authentication callback returned `shown` (the int as its
+/// face prints it), which is no HTTP status: named, but a huge int does not
+/// flood the log.
+pub fn log_not_a_status(shown: &str) {
+    let mut shown = shown.to_string();
+    if shown.len() > 40 {
+        let mut cut = 40;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    log::error!(
+        target: "uhttpd",
+        "the authentication callback returned {shown}, which is not an HTTP status: the request is denied with {NOT_A_STATUS_DENIAL}"
+    );
+}
+
 impl CustomVerdict {
     /// An integer that cannot be a status (negative, 600 or more, or too
     /// big to convert); the binding logs these, naming the value.

@@ -56,8 +56,8 @@ pub use api::{
     AclVerdict,
 };
 pub use auth::{
-    Auth, AuthDecision, Authenticator, CustomVerdict, SeedAuth, AUTH_BASIC, AUTH_CUSTOM, AUTH_OPEN,
-    NOT_A_STATUS_DENIAL,
+    log_not_a_status, Auth, AuthDecision, Authenticator, CustomVerdict, SeedAuth, AUTH_BASIC,
+    AUTH_CUSTOM, AUTH_OPEN, NOT_A_STATUS_DENIAL,
 };
 pub use config::{Config, Limits, DEFAULT_ROUTE_SLOTS};
 pub use drivers::events::EventHub;

@@ -45,6 +45,11 @@ impl RequestInfo {
         self.head.header(name)
     }
 
+    /// "the handler for GET /path", how log lines name the callback.
+    pub fn handler_name(&self) -> String {
+        format!("the handler for {} {}", self.head.method, self.head.target)
+    }
+
     /// Every header once: lowercase names in the order first seen, the values
     /// of repeated fields joined by `, ` (the seed's `headers()`).
     pub fn headers_joined(&self) -> Vec<(String, Vec<u8>)> {
