@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use uhttpd::Error;
+use uhttpd::{Error, ErrorClass};
 
 pub const OK: c_int = 0;
 pub const VALUE_ERROR: c_int = 1;
@@ -23,29 +23,17 @@ pub fn set(kind: c_int, message: &str, errno: c_int) -> c_int {
     kind
 }
 
-/// The one mapping from engine errors to the kinds C raises, as the CPython
-/// face maps them to exceptions (a reset connection is an OSError there too:
-/// ECONNRESET).
+/// An engine error as the kind C raises (the engine's [`ErrorClass`], as
+/// the CPython face maps it; a reset connection is an `OSError` with
+/// ECONNRESET, MicroPython having no subclasses).
 pub fn report(error: Error) -> c_int {
-    let message = error.to_string();
-    match error {
-        Error::Io(io) => {
-            let errno = io.raw_os_error().unwrap_or(0);
-            let suffix = format!(" (os error {errno})");
-            set(OS_ERROR, message.trim_end_matches(&suffix), errno)
-        }
-        Error::InvalidArgument(_)
-        | Error::InvalidPattern { .. }
-        | Error::Shadowed { .. }
-        | Error::NoSlots { .. }
-        | Error::NoExtMount(_)
-        | Error::NoEvents
-        | Error::EventTaken => set(VALUE_ERROR, &message, 0),
-        Error::RoutesFrozen | Error::ReplTaken | Error::AlreadyReplied(_) | Error::ServerClosed => {
-            set(RUNTIME_ERROR, &message, 0)
-        }
-        Error::ConnectionClosed => set(OS_ERROR, &message, libc::ECONNRESET),
-        Error::WrongKind(_) => set(TYPE_ERROR, &message, 0),
+    let message = error.message();
+    match error.class() {
+        ErrorClass::Os(errno) => set(OS_ERROR, &message, errno.unwrap_or(0)),
+        ErrorClass::ConnectionReset => set(OS_ERROR, &message, libc::ECONNRESET),
+        ErrorClass::Value => set(VALUE_ERROR, &message, 0),
+        ErrorClass::Runtime => set(RUNTIME_ERROR, &message, 0),
+        ErrorClass::Type => set(TYPE_ERROR, &message, 0),
     }
 }
 

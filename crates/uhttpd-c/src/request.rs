@@ -88,7 +88,8 @@ pub struct CReply {
 const STATUS_CODE: c_int = 1;
 const STATUS_TEXT: c_int = 2;
 
-unsafe fn reply_head(reply: &CReply) -> uhttpd::Result<ReplyHead> {
+/// The head a `uhttpd_reply` describes; an error as the kind to raise.
+unsafe fn reply_head(reply: &CReply) -> Result<ReplyHead, c_int> {
     let status = match reply.status_kind {
         STATUS_CODE => SeedStatus::Code(reply.status_code),
         STATUS_TEXT => SeedStatus::Text(unsafe { bytes(reply.status_text, reply.status_text_len) }),
@@ -107,7 +108,7 @@ unsafe fn reply_head(reply: &CReply) -> uhttpd::Result<ReplyHead> {
             Bytes::copy_from_slice(bytes(h.value, h.value_len)),
         )
     });
-    ReplyHead::from_seed(status, mime, fields, reply.allow_cors)
+    ReplyHead::from_seed(status, mime, fields, reply.allow_cors).map_err(report)
 }
 
 fn give(sink: Sink, ctx: *mut c_void, data: &[u8]) {
@@ -309,7 +310,7 @@ pub unsafe extern "C" fn uhttpd_request_write(
 ) -> c_int {
     let head = match unsafe { reply_head(&*reply) } {
         Ok(head) => head,
-        Err(error) => return report(error),
+        Err(kind) => return kind,
     };
     let body = Bytes::copy_from_slice(unsafe { bytes(data, len) });
     unsafe { &*request }
@@ -327,7 +328,7 @@ pub unsafe extern "C" fn uhttpd_request_send_chunk(
 ) -> c_int {
     let head = match unsafe { reply_head(&*reply) } {
         Ok(head) => head,
-        Err(error) => return report(error),
+        Err(kind) => return kind,
     };
     let request = unsafe { &*request };
     let sent = if data.is_null() {

@@ -1,34 +1,25 @@
-//! The one mapping from engine errors to Python exceptions.
+//! The one mapping from engine errors to Python exceptions (the engine's
+//! [`uhttpd::ErrorClass`]).
 
 use pyo3::exceptions::{
     PyConnectionResetError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::PyErr;
-use uhttpd::Error;
+use uhttpd::{Error, ErrorClass};
 
 pub fn to_pyerr(error: Error) -> PyErr {
-    let message = error.to_string();
-    match error {
+    let message = error.message();
+    match error.class() {
         // OSError(errno, text) picks the subclass and sets `errno`, as Python's own calls do.
-        Error::Io(io) => match io.raw_os_error() {
-            Some(code) => {
-                let suffix = format!(" (os error {code})");
-                PyOSError::new_err((code, message.trim_end_matches(&suffix).to_string()))
-            }
-            None => io.into(),
+        ErrorClass::Os(Some(code)) => PyOSError::new_err((code, message)),
+        ErrorClass::Os(None) => match error {
+            Error::Io(io) => io.into(),
+            _ => PyOSError::new_err(message),
         },
-        Error::InvalidArgument(_)
-        | Error::InvalidPattern { .. }
-        | Error::Shadowed { .. }
-        | Error::NoSlots { .. }
-        | Error::NoExtMount(_)
-        | Error::NoEvents
-        | Error::EventTaken => PyValueError::new_err(message),
-        Error::RoutesFrozen | Error::ReplTaken | Error::AlreadyReplied(_) | Error::ServerClosed => {
-            PyRuntimeError::new_err(message)
-        }
-        Error::ConnectionClosed => PyConnectionResetError::new_err(message),
-        Error::WrongKind(_) => PyTypeError::new_err(message),
+        ErrorClass::Value => PyValueError::new_err(message),
+        ErrorClass::Runtime => PyRuntimeError::new_err(message),
+        ErrorClass::ConnectionReset => PyConnectionResetError::new_err(message),
+        ErrorClass::Type => PyTypeError::new_err(message),
     }
 }
 

@@ -72,3 +72,55 @@ pub enum Error {
 
 /// The crate's result, with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which exception a face raises for an [`Error`]: both faces map alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// `ValueError`: a value the engine cannot accept.
+    Value,
+    /// `TypeError`: a value of the wrong kind.
+    Type,
+    /// `RuntimeError`: a call the object's state does not allow now.
+    Runtime,
+    /// `OSError`, with the errno when the system gave one.
+    Os(Option<i32>),
+    /// The client is gone: `ConnectionResetError` (errno `ECONNRESET`).
+    ConnectionReset,
+}
+
+impl Error {
+    /// The exception class for this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Io(io) => ErrorClass::Os(io.raw_os_error()),
+            Error::InvalidArgument(_)
+            | Error::InvalidPattern { .. }
+            | Error::Shadowed { .. }
+            | Error::NoSlots { .. }
+            | Error::NoExtMount(_)
+            | Error::NoEvents
+            | Error::EventTaken => ErrorClass::Value,
+            Error::RoutesFrozen
+            | Error::ReplTaken
+            | Error::AlreadyReplied(_)
+            | Error::ServerClosed => ErrorClass::Runtime,
+            Error::ConnectionClosed => ErrorClass::ConnectionReset,
+            Error::WrongKind(_) => ErrorClass::Type,
+        }
+    }
+
+    /// The exception's text: without the " (os error N)" an `OSError`
+    /// shows through its errno.
+    pub fn message(&self) -> String {
+        let message = self.to_string();
+        match self {
+            Error::Io(io) => match io.raw_os_error() {
+                Some(code) => message
+                    .trim_end_matches(&format!(" (os error {code})"))
+                    .to_string(),
+                None => message,
+            },
+            _ => message,
+        }
+    }
+}

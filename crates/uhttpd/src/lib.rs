@@ -64,7 +64,7 @@ pub use drivers::events::EventHub;
 pub use drivers::files::FileServer;
 pub use drivers::upload::Receiver;
 pub use drivers::websocket::{WsHandler, WsMessage, WsSender, WsSession};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorClass, Result};
 pub use fs::{DeviceFs, PathError, VirtualPath};
 pub use host::pool::{block_async_signals, on_worker_thread, PlainThreads, WorkerHooks};
 pub use host::request::{Request, RequestInfo};
