@@ -20,12 +20,10 @@ import time
 import pytest
 
 import webrepl_client as wc
+from faces import HOST, MICROPYTHON, REPO
 from pyboard_client import Board
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(REPO, "target", "micropython", "micropython")
 SEED = os.path.join(os.path.dirname(REPO), "shared", "seed", "uhttpd.txt")
-HOST = "127.0.0.1"
 TIMEOUT = 10.0
 
 
@@ -35,7 +33,10 @@ def micropython_built():
 
 
 class App:
-    """A MicroPython program that serves: `PORT n` on its first line of output."""
+    """A MicroPython program that serves and owns its main loop (the subject
+    of these tests: busy, collecting, sleeping), started with interpreter
+    options (`-X heapsize`): `PORT n` on its first line of output. The
+    shared suite's runner (faces.py) idles the main thread itself."""
 
     def __init__(self, source, cwd, args=()):
         path = os.path.join(cwd, "app.py")

@@ -110,56 +110,56 @@ typedef struct {
     mp_obj_t raised;
 } collected_t;
 
-static void collect_bytes(void *ctx, const uint8_t *data, size_t len) {
-    collected_t *c = ctx;
+// bytes, or str when `text` (the engine hands out UTF-8 for text).
+static mp_obj_t new_bytes_or_str(const uint8_t *data, size_t len, bool text) {
+    return text ? mp_obj_new_str((const char *)data, len) : mp_obj_new_bytes(data, len);
+}
+
+static void collect_value(collected_t *c, const uint8_t *data, size_t len, bool text) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        c->value = mp_obj_new_bytes(data, len);
+        c->value = new_bytes_or_str(data, len, text);
         nlr_pop();
     } else {
         c->raised = MP_OBJ_FROM_PTR(nlr.ret_val);
     }
+}
+
+static void collect_bytes(void *ctx, const uint8_t *data, size_t len) {
+    collect_value(ctx, data, len, false);
 }
 
 static void collect_str(void *ctx, const uint8_t *data, size_t len) {
-    collected_t *c = ctx;
+    collect_value(ctx, data, len, true);
+}
+
+// A pair into the dict in c->value (bytes values, True for a bare key);
+// after a first exception the rest are dropped.
+static void collect_pair(collected_t *c, const uint8_t *key, size_t key_len, bool text_key,
+    const uint8_t *value, size_t value_len, bool bare) {
+    if (c->raised != MP_OBJ_NULL) {
+        return;
+    }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        c->value = mp_obj_new_str((const char *)data, len);
+        mp_obj_t v = bare ? mp_const_true : mp_obj_new_bytes(value, value_len);
+        mp_obj_dict_store(c->value, new_bytes_or_str(key, key_len, text_key), v);
         nlr_pop();
     } else {
         c->raised = MP_OBJ_FROM_PTR(nlr.ret_val);
     }
 }
 
-// Pairs into the dict in c->value: bytes keys (str keys for headers).
-static void store_pair(collected_t *c, mp_obj_t key, const uint8_t *value, size_t value_len, bool bare) {
-    mp_obj_t v = bare ? mp_const_true : mp_obj_new_bytes(value, value_len);
-    mp_obj_dict_store(c->value, key, v);
-}
-
+// Query pairs: bytes keys.
 static void collect_query_pair(void *ctx, const uint8_t *key, size_t key_len,
     const uint8_t *value, size_t value_len, bool bare) {
-    collected_t *c = ctx;
-    nlr_buf_t nlr;
-    if (c->raised == MP_OBJ_NULL && nlr_push(&nlr) == 0) {
-        store_pair(c, mp_obj_new_bytes(key, key_len), value, value_len, bare);
-        nlr_pop();
-    } else if (c->raised == MP_OBJ_NULL) {
-        c->raised = MP_OBJ_FROM_PTR(nlr.ret_val);
-    }
+    collect_pair(ctx, key, key_len, false, value, value_len, bare);
 }
 
+// Header pairs: str keys (lowercase names).
 static void collect_header_pair(void *ctx, const uint8_t *key, size_t key_len,
     const uint8_t *value, size_t value_len, bool bare) {
-    collected_t *c = ctx;
-    nlr_buf_t nlr;
-    if (c->raised == MP_OBJ_NULL && nlr_push(&nlr) == 0) {
-        store_pair(c, mp_obj_new_str((const char *)key, key_len), value, value_len, bare);
-        nlr_pop();
-    } else if (c->raised == MP_OBJ_NULL) {
-        c->raised = MP_OBJ_FROM_PTR(nlr.ret_val);
-    }
+    collect_pair(ctx, key, key_len, true, value, value_len, bare);
 }
 
 // The single value of a query: bytes, or True for a bare key.

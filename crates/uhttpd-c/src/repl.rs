@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use uhttpd::repl::{Interpreter, Terminal};
 
-use crate::host::{collect, host, inside_vm, outside_vm};
+use crate::host::{collect, host, inside_vm, outside_vm, Sink};
 
 /// The attached session's terminal (one WebREPL per process).
 static TERMINAL: Mutex<Option<Terminal>> = Mutex::new(None);
@@ -30,23 +30,12 @@ pub struct VmInterpreter {
 impl VmInterpreter {
     fn exec(&self, source: &str, file: bool, error: Option<&mut Vec<u8>>) -> bool {
         RUNNING_REPL_CODE.with(|r| r.set(true));
+        let (sink, ctx): (Option<Sink>, *mut c_void) = match error {
+            Some(text) => (Some(collect), text as *mut Vec<u8> as *mut c_void),
+            None => (None, std::ptr::null_mut()),
+        };
         let raised = inside_vm(|| unsafe {
-            match error {
-                Some(text) => (host().repl_exec)(
-                    source.as_ptr(),
-                    source.len(),
-                    file,
-                    Some(collect),
-                    text as *mut Vec<u8> as *mut c_void,
-                ),
-                None => (host().repl_exec)(
-                    source.as_ptr(),
-                    source.len(),
-                    file,
-                    None,
-                    std::ptr::null_mut(),
-                ),
-            }
+            (host().repl_exec)(source.as_ptr(), source.len(), file, sink, ctx)
         });
         RUNNING_REPL_CODE.with(|r| r.set(false));
         raised

@@ -301,6 +301,21 @@ pub unsafe extern "C" fn uhttpd_request_readinto(
     }
 }
 
+/// Sends what `send` makes of the reply head `reply` describes.
+unsafe fn reply_with(
+    request: *mut CRequest,
+    reply: *const CReply,
+    send: impl FnOnce(&mut uhttpd::Request, ReplyHead) -> uhttpd::Result<()>,
+) -> c_int {
+    match unsafe { reply_head(&*reply) } {
+        Ok(head) => unsafe { &*request }
+            .with_exchange(|x| send(x, head))
+            .err()
+            .unwrap_or(OK),
+        Err(kind) => kind,
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn uhttpd_request_write(
     request: *mut CRequest,
@@ -308,15 +323,8 @@ pub unsafe extern "C" fn uhttpd_request_write(
     len: usize,
     reply: *const CReply,
 ) -> c_int {
-    let head = match unsafe { reply_head(&*reply) } {
-        Ok(head) => head,
-        Err(kind) => return kind,
-    };
     let body = Bytes::copy_from_slice(unsafe { bytes(data, len) });
-    unsafe { &*request }
-        .with_exchange(|x| x.respond(head, body))
-        .err()
-        .unwrap_or(OK)
+    unsafe { reply_with(request, reply, |x, head| x.respond(head, body)) }
 }
 
 #[no_mangle]
@@ -326,18 +334,11 @@ pub unsafe extern "C" fn uhttpd_request_send_chunk(
     len: usize,
     reply: *const CReply,
 ) -> c_int {
-    let head = match unsafe { reply_head(&*reply) } {
-        Ok(head) => head,
-        Err(kind) => return kind,
-    };
-    let request = unsafe { &*request };
-    let sent = if data.is_null() {
-        request.with_exchange(|x| x.end_chunks(head))
-    } else {
-        let chunk = Bytes::copy_from_slice(unsafe { bytes(data, len) });
-        request.with_exchange(|x| x.send_chunk(head, chunk))
-    };
-    sent.err().unwrap_or(OK)
+    if data.is_null() {
+        return unsafe { reply_with(request, reply, |x, head| x.end_chunks(head)) };
+    }
+    let chunk = Bytes::copy_from_slice(unsafe { bytes(data, len) });
+    unsafe { reply_with(request, reply, |x, head| x.send_chunk(head, chunk)) }
 }
 
 #[no_mangle]
