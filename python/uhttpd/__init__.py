@@ -21,6 +21,7 @@ from ._uhttpd import (
     Request,
     Server,
     _shutdown,
+    self_signed_certificate,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PUT",
     "Request",
     "Server",
+    "self_signed_certificate",
 ]
 
 # Servers stop before the interpreter finalizes, so no handler thread ever

@@ -1,6 +1,7 @@
 """Type stubs for uhttpd (the seed's API plus SPEC.md's host additions)."""
 
 import os
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Union
@@ -21,6 +22,7 @@ __all__ = [
     "PUT",
     "Request",
     "Server",
+    "self_signed_certificate",
 ]
 
 _Data = Union[str, bytes, bytearray, memoryview]
@@ -53,7 +55,10 @@ class Server:
         root: Union[str, os.PathLike[str], None] = None,
         ext: Union[str, None] = None,
         workers: Union[int, None] = None,
+        tls: Union[tuple[Union[str, os.PathLike[str]], Union[str, os.PathLike[str]]], None] = None,
     ) -> None: ...
+    @property
+    def tls_fingerprint(self) -> Union[str, None]: ...
     def port(self) -> int: ...
     def route(self, url: str, methods: int, callback: _Callback) -> None: ...
     def serve(
@@ -115,3 +120,7 @@ class Request:
     def remote(self) -> tuple[str, int]: ...
 
 def _shutdown() -> None: ...
+
+def self_signed_certificate(
+    directory: Union[str, os.PathLike[str]], host: str = "0.0.0.0"
+) -> tuple[Path, Path]: ...

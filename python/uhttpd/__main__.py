@@ -47,7 +47,10 @@ DELETE to remove, ?force=1 for a whole tree), /ws (WebREPL), /events
 (Server-Sent Events: "log" lines and "fs" notices).
 
 The REPL always has a password: give one with --password, or one is made up
-and printed at start. Ctrl-C stops the server."""
+and printed at start. --tls serves everything over HTTPS (and the REPL over
+wss://) with a certificate made on first use; its SHA-256 fingerprint is
+printed at start, to compare with what the browser shows. Ctrl-C stops the
+server."""
 
 EPILOG = """\
 examples:
@@ -58,7 +61,16 @@ examples:
                                             reachable from the network, Basic auth on every page
   python -m uhttpd --read-only --no-repl    a file browser only: no uploads, deletes or REPL
   python -m uhttpd --cors --log-level DEBUG allow other origins' scripts, log everything
+  python -m uhttpd --tls --host 0.0.0.0     HTTPS with a self-signed certificate kept for next time
+  python -m uhttpd --cert site.pem --key site.key
+                                            HTTPS with your own certificate and key (PEM)
 """
+
+
+def default_tls_dir():
+    """The per-user directory --tls keeps its certificate in."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(config, "uhttpd", "tls")
 
 
 def build_parser():
@@ -116,6 +128,32 @@ def build_parser():
         "--no-repl",
         action="store_true",
         help="no WebREPL (/ws answers 404); no password is made up or printed",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS and wss:// on the same port, with a self-signed certificate (ECDSA P-256, "
+        "for localhost, 127.0.0.1, ::1, this host's name and --host) made on first use and "
+        "reused afterwards; its SHA-256 fingerprint is printed at start",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="where --tls keeps its certificate and key (default: %s)" % default_tls_dir(),
+    )
+    parser.add_argument(
+        "--cert",
+        default=None,
+        metavar="FILE",
+        help="HTTPS with your own certificate chain (PEM, server certificate first); "
+        "needs --key, implies --tls",
+    )
+    parser.add_argument(
+        "--key",
+        default=None,
+        metavar="FILE",
+        help="the private key of --cert (PEM: PKCS#8, PKCS#1 or SEC1)",
     )
     parser.add_argument(
         "--log-level",
@@ -314,6 +352,11 @@ def parse(argv):
         user, colon, _ = args.auth.partition(":")
         if not colon or not user:
             parser.error("--auth wants USER:PASS, e.g. --auth admin:s3cret")
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together, e.g. --cert site.pem --key site.key")
+    if args.cert is not None and args.tls_dir is not None:
+        parser.error("--tls-dir is for the self-signed certificate; --cert/--key name your own")
+    args.tls = args.tls or args.cert is not None or args.tls_dir is not None
     args.generated = False
     if args.no_repl:
         args.password = None
@@ -325,12 +368,22 @@ def parse(argv):
     return args
 
 
+def tls_files(args):
+    """(certfile, keyfile) for --tls: the user's own, or the kept self-signed pair."""
+    if args.cert is not None:
+        return (args.cert, args.key)
+    directory = args.tls_dir if args.tls_dir is not None else default_tls_dir()
+    return tuple(str(path) for path in uhttpd.self_signed_certificate(directory, args.host))
+
+
 def make_server(args):
     """The configured server (the caller closes it)."""
-    acl = {}
+    options = {}
+    if args.tls:
+        options["tls"] = tls_files(args)
     if args.auth is not None:
         token = base64.b64encode(args.auth.encode("utf-8"))
-        acl = {"acl": uhttpd.AUTH_BASIC, "auth": b"Basic " + token}
+        options.update(acl=uhttpd.AUTH_BASIC, auth=b"Basic " + token)
     srv = uhttpd.Server(
         args.port,
         host=args.host,
@@ -338,7 +391,7 @@ def make_server(args):
         cors=args.cors,
         events=EVENT_CLIENTS,
         routes=ROUTE_SLOTS,
-        **acl,
+        **options,
     )
     try:
         config = {
@@ -364,9 +417,15 @@ def make_server(args):
     return srv
 
 
-def announce(args, port):
+def announce(args, port, fingerprint):
     say = functools.partial(print, flush=True)
-    say("uhttpd console: http://%s:%d/" % (url_host(args.host), port))
+    scheme = "https" if args.tls else "http"
+    say("uhttpd console: %s://%s:%d/" % (scheme, url_host(args.host), port))
+    if args.tls:
+        say("TLS certificate SHA-256: %s" % fingerprint)
+        if args.cert is None:
+            say("  (self-signed: your browser will ask you to accept it; check it shows this "
+                "fingerprint)")
     if args.no_repl:
         say("REPL: off (--no-repl)")
     elif args.generated:
@@ -409,7 +468,7 @@ def main(argv=None):
             main_module = sys.modules.get("__main__")
             if main_module is not None:
                 main_module.srv = srv
-            announce(args, srv.port())
+            announce(args, srv.port(), srv.tls_fingerprint)
             log.info("serving %s on %s:%d", args.root, args.host, srv.port())
             wait_for_signal()
         except (KeyboardInterrupt, _Stop):

@@ -6,6 +6,7 @@ mod logging;
 mod repl;
 mod request;
 mod server;
+mod tls;
 mod workers;
 
 use pyo3::prelude::*;
@@ -16,6 +17,7 @@ fn _uhttpd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Server>()?;
     m.add_class::<request::Request>()?;
     m.add_function(wrap_pyfunction!(server::_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(tls::self_signed_certificate, m)?)?;
     for (name, verb) in [
         ("GET", Methods::GET),
         ("POST", Methods::POST),

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use uhttpd::tls::TlsIdentity;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -330,7 +331,7 @@ impl Server {
 #[pymethods]
 impl Server {
     #[new]
-    #[pyo3(signature = (port=80, acl=AUTH_OPEN, cors=false, routes=None, auth=None, events=0, *, host="0.0.0.0".to_string(), root=None, ext=None, workers=None), text_signature = "(port=80, acl=0, cors=False, routes=None, auth=None, events=0, *, host='0.0.0.0', root=None, ext=None, workers=None)")]
+    #[pyo3(signature = (port=80, acl=AUTH_OPEN, cors=false, routes=None, auth=None, events=0, *, host="0.0.0.0".to_string(), root=None, ext=None, workers=None, tls=None), text_signature = "(port=80, acl=0, cors=False, routes=None, auth=None, events=0, *, host='0.0.0.0', root=None, ext=None, workers=None, tls=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -344,6 +345,7 @@ impl Server {
         root: Option<PathBuf>,
         ext: Option<String>,
         workers: Option<i64>,
+        tls: Option<(PathBuf, PathBuf)>,
     ) -> PyResult<Self> {
         let port = uhttpd::seed_port(port).py()?;
         let events = uhttpd::seed_events(events).py()?;
@@ -357,6 +359,12 @@ impl Server {
         let auth = parse_auth(acl, auth, &link, &mut callbacks)?;
         let table = parse_routes(routes)?;
         logging::start(py);
+        let tls = tls
+            .map(|(certfile, keyfile)| {
+                py.detach(|| TlsIdentity::from_pem_files(&certfile, &keyfile))
+            })
+            .transpose()
+            .py()?;
         let config = Config {
             host,
             port,
@@ -367,6 +375,7 @@ impl Server {
             auth,
             events,
             workers,
+            tls,
             ..Config::default()
         };
         let engine = py
@@ -412,6 +421,13 @@ impl Server {
         }
         // The seed: with a table given, no further route() calls.
         this.engine()?.route_table(table).py()
+    }
+
+    /// The SHA-256 fingerprint (`AB:CD:…`) of the certificate served, or
+    /// `None` for plain HTTP.
+    #[getter]
+    fn tls_fingerprint(&self) -> PyResult<Option<String>> {
+        Ok(self.engine()?.tls_fingerprint().map(str::to_string))
     }
 
     /// The port the server listens on (the OS's pick for `port=0`).

@@ -36,6 +36,9 @@ pub struct Config {
     pub io_threads: usize,
     /// Protocol limits and timeouts.
     pub limits: Limits,
+    /// Speak TLS on the port (HTTPS, wss) with this identity; plain HTTP when `None`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsIdentity>,
 }
 
 /// Protocol limits and timeouts.
@@ -99,6 +102,8 @@ impl Default for Config {
             queue: limits::HANDLER_QUEUE,
             io_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             limits: Limits::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

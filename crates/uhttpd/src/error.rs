@@ -68,6 +68,27 @@ pub enum Error {
     /// The server was closed.
     #[error("server is closed")]
     ServerClosed,
+    /// A certificate or key file (or the directory for them) that could not
+    /// be read or written.
+    #[error("cannot use {what} {}: {source}", path.display())]
+    TlsFileUnreadable {
+        /// `"certificate file"`, `"key file"`, `"certificate directory"`.
+        what: &'static str,
+        /// The file as given.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// A certificate or key file whose content cannot serve.
+    #[error("{what} {}: {why}", path.display())]
+    TlsFileInvalid {
+        /// `"certificate file"` or `"key file"`.
+        what: &'static str,
+        /// The file as given.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// The crate's result, with [`Error`] as the default error.
@@ -93,7 +114,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Io(io) => ErrorClass::Os(io.raw_os_error()),
+            Error::TlsFileUnreadable { source, .. } => ErrorClass::Os(source.raw_os_error()),
             Error::InvalidArgument(_)
+            | Error::TlsFileInvalid { .. }
             | Error::InvalidPattern { .. }
             | Error::Shadowed { .. }
             | Error::NoSlots { .. }
@@ -113,14 +136,15 @@ impl Error {
     /// shows through its errno.
     pub fn message(&self) -> String {
         let message = self.to_string();
-        match self {
-            Error::Io(io) => match io.raw_os_error() {
-                Some(code) => message
-                    .trim_end_matches(&format!(" (os error {code})"))
-                    .to_string(),
-                None => message,
-            },
-            _ => message,
+        let os_error = match self {
+            Error::Io(io) | Error::TlsFileUnreadable { source: io, .. } => io.raw_os_error(),
+            _ => None,
+        };
+        match os_error {
+            Some(code) => message
+                .trim_end_matches(&format!(" (os error {code})"))
+                .to_string(),
+            None => message,
         }
     }
 }

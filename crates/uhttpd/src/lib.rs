@@ -49,6 +49,8 @@ mod platform;
 pub mod repl;
 mod router;
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use acl::{Access, AclDecision, FileAcl, ACL_RO, ACL_RW, ACL_WO};
 pub use api::{

@@ -80,6 +80,9 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<Semaphore>,
     /// Most connections open at once since memory was last trimmed.
     pub(crate) connections_peak: std::sync::atomic::AtomicUsize,
+    /// The identity every connection's TLS handshake presents, when the port speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsIdentity>,
 }
 
 /// A running server. Dropping it closes it.
@@ -132,6 +135,8 @@ impl Server {
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             connections_peak: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(feature = "tls")]
+            tls: config.tls,
         });
         let (io_threads, closed_rx, ready_rx) =
             match spawn_io_threads(listener, &shared, config.io_threads) {
@@ -161,6 +166,13 @@ impl Server {
     /// The bound port (the one the OS picked for `port: 0`).
     pub fn port(&self) -> u16 {
         self.local_addr.port()
+    }
+
+    /// The SHA-256 fingerprint (`AB:CD:…`) of the certificate the port
+    /// presents, when it speaks TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.shared.tls.as_ref().map(|tls| tls.fingerprint())
     }
 
     /// The bound address and port.

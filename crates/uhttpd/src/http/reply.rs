@@ -283,6 +283,35 @@ pub(crate) fn error_reply(code: u16) -> (ReplyHead, Bytes) {
     (head, body)
 }
 
+/// The URL a plain-HTTP request to a TLS port meant: `https://`, the `Host`
+/// it sent (else the address it reached), its target.
+#[cfg(feature = "tls")]
+pub(crate) fn https_url(
+    host: Option<&[u8]>,
+    target: &str,
+    reached: Option<std::net::SocketAddr>,
+) -> String {
+    // A Host header is shown back only when it looks like one.
+    let sent = host
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()));
+    let authority = match (sent, reached) {
+        (Some(host), _) => host.to_string(),
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => "this-host".to_string(),
+    };
+    let target = if target.starts_with('/') { target } else { "/" };
+    format!("https://{authority}{target}")
+}
+
+/// The 400 that tells a plain-HTTP client which URL to use (nginx's 497).
+#[cfg(feature = "tls")]
+pub(crate) fn plain_http_on_tls_port(url: &str) -> (ReplyHead, Bytes) {
+    let (head, _) = error_reply(400);
+    let body = format!("400 Bad Request: this port speaks HTTPS. Use {url}\n");
+    (head, Bytes::from(body))
+}
+
 /// Appends one chunk of a chunked reply (`{hex len}\r\n{data}\r\n`); empty data appends nothing.
 pub fn encode_chunk(data: &[u8], out: &mut BytesMut) {
     if data.is_empty() {
@@ -327,6 +356,25 @@ pub(crate) fn switching_protocols(accept: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn plain_http_on_a_tls_port_is_told_the_https_url() {
+        let reached = "192.0.2.1:8443".parse().ok();
+        assert_eq!(
+            https_url(Some(b"pi.local:8443"), "/fs/a?b", reached),
+            "https://pi.local:8443/fs/a?b"
+        );
+        assert_eq!(https_url(None, "/", reached), "https://192.0.2.1:8443/");
+        // A Host that is not one is not shown back; nor is a target that is not a path.
+        assert_eq!(
+            https_url(Some(b"a b<"), "*", reached),
+            "https://192.0.2.1:8443/"
+        );
+        let (head, body) = plain_http_on_tls_port("https://h/");
+        assert_eq!(head.status.code, 400);
+        assert!(String::from_utf8_lossy(&body).contains("Use https://h/"));
+    }
 
     fn encoded(head: &ReplyHead, framing: Framing, wire: Wire) -> String {
         let mut out = BytesMut::new();

@@ -121,6 +121,16 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// The first byte of every TLS connection: a handshake record (content type
+/// 22) carrying the ClientHello. No request line starts with it.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Whether a connection whose first byte is `first` starts a TLS handshake
+/// rather than an HTTP request.
+pub(crate) fn starts_tls_handshake(first: u8) -> bool {
+    first == TLS_HANDSHAKE_RECORD
+}
+
 /// Parses a request head at the start of `buf`. `Ok(None)`: incomplete, read
 /// more. `Ok(Some((head, n)))`: the head used `n` bytes (leading empty lines included).
 // One function, longer than most: it applies RFC 9112's framing and
@@ -499,6 +509,14 @@ fn chunk_size_line(buf: &mut BytesMut) -> Result<Option<u64>, ProtoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_hello_is_told_from_a_request_line() {
+        assert!(starts_tls_handshake(0x16));
+        for method in ["GET", "POST", "OPTIONS", "PRI", "\r\n"] {
+            assert!(!starts_tls_handshake(method.as_bytes()[0]));
+        }
+    }
 
     type Parsed = Result<Option<(RequestHead, usize)>, ProtoError>;
 

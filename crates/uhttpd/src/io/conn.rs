@@ -5,12 +5,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::auth::{basic_matches, Auth, AuthDecision};
@@ -20,8 +18,11 @@ use crate::error::Result;
 use crate::host::request::RequestInfo;
 use crate::http::exchange::{AfterReply, Exchange, ReplyBody};
 use crate::http::reply::{encode_head, error_reply, Framing, ReplyHead, Status, Wire};
+#[cfg(feature = "tls")]
+use crate::http::reply::{https_url, plain_http_on_tls_port};
 use crate::http::request::{self as proto, Decoded, HeadLimits, RequestHead, Version};
 use crate::io::sendfile::while_progressing;
+use crate::io::stream::Stream;
 use crate::limits;
 use crate::observe::Observation;
 use crate::router::Match;
@@ -49,7 +50,7 @@ pub(crate) enum HeadError {
 
 pub(crate) struct Connection {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) remote: SocketAddr,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
@@ -119,6 +120,10 @@ impl Connection {
         let deadline = Instant::now() + limits.header_timeout;
         loop {
             if !self.buf.is_empty() {
+                if first && self.stream.is_plain() && proto::starts_tls_handshake(self.buf[0]) {
+                    log::info!(target: "uhttpd", "{}: TLS handshake on a plain HTTP port: closed", self.remote);
+                    return Err(HeadError::Gone);
+                }
                 match proto::parse_head(&self.buf, &head_limits) {
                     Ok(Some((head, used))) => {
                         let _ = self.buf.split_to(used);
@@ -140,9 +145,26 @@ impl Connection {
     }
 
     /// Answers a request that could not be parsed, and closes.
-    async fn refuse(mut self, status: u16, reason: &str) {
+    async fn refuse(self, status: u16, reason: &str) {
         log::info!(target: "uhttpd", "{} refused: {status} {reason}", self.remote);
-        let (head, body) = error_reply(status);
+        self.refuse_with(error_reply(status)).await
+    }
+
+    /// Answers plain HTTP sent to a TLS port (nginx's 497, as a 400): the
+    /// URL to use instead, in plain text, and closes.
+    #[cfg(feature = "tls")]
+    pub(crate) async fn refuse_plain_http(mut self) {
+        let url = match self.read_head(true).await {
+            Ok(Some(head)) => {
+                https_url(head.header("host"), &head.target, self.stream.local_addr())
+            }
+            _ => https_url(None, "/", self.stream.local_addr()),
+        };
+        log::info!(target: "uhttpd", "{}: plain HTTP on the TLS port, told to use {url}", self.remote);
+        self.refuse_with(plain_http_on_tls_port(&url)).await
+    }
+
+    async fn refuse_with(mut self, (head, body): (ReplyHead, Bytes)) {
         let wire = Wire {
             keep_alive: false,
             http10: false,
@@ -322,7 +344,7 @@ impl Connection {
     /// Writes all of `data`. The stall timeout bounds time without progress,
     /// not the transfer: a slow but steady client is served to the end.
     pub(crate) async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        let (fd, limit) = (self.stream.as_raw_fd(), self.shared.limits.io_timeout);
+        let (fd, limit) = (self.stream.fd(), self.shared.limits.io_timeout);
         let mut rest = data;
         while !rest.is_empty() {
             let written = while_progressing(fd, limit, self.stream.write(rest)).await?;
@@ -331,7 +353,8 @@ impl Connection {
             }
             rest = &rest[written..];
         }
-        Ok(())
+        // TLS keeps records it could not send yet; plain TCP has none.
+        while_progressing(fd, limit, self.stream.flush()).await
     }
 
     pub(crate) async fn write_out(&mut self, x: &mut Exchange) -> io::Result<()> {
@@ -388,7 +411,7 @@ impl Connection {
     }
 }
 
-pub(crate) async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+pub(crate) async fn read_more(stream: &mut Stream, buf: &mut BytesMut) -> io::Result<usize> {
     buf.reserve(limits::BODY_PIECE_BYTES);
     stream.read_buf(buf).await
 }

@@ -13,10 +13,15 @@ use bytes::BytesMut;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+#[cfg(feature = "tls")]
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::http::reply::{self};
 use crate::io::conn::Connection;
+use crate::io::stream::Stream;
+#[cfg(feature = "tls")]
+use crate::io::stream::{open_tls, Opened};
 use crate::limits;
 use crate::server::Shared;
 
@@ -191,17 +196,52 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let conn = Connection {
         shared: shared.clone(),
-        stream,
+        stream: Stream::Plain(stream),
         remote,
         buf: BytesMut::new(),
         out: BytesMut::new(),
     };
     tokio::select! {
         _ = stopped(&mut shutdown) => {}
-        _ = conn.run() => {}
+        _ = serve(conn) => {}
     }
     drop(permit);
     release_memory_after_burst(&shared);
+}
+
+/// Serves a connection: on a TLS port, once its handshake is done.
+async fn serve(conn: Connection) {
+    #[cfg(feature = "tls")]
+    let Some(conn) = secure(conn).await
+    else {
+        return;
+    };
+    conn.run().await
+}
+
+/// On a TLS port, the connection once its handshake is done (`None`: it
+/// failed, or plain HTTP came and was told to use `https://`).
+#[cfg(feature = "tls")]
+async fn secure(mut conn: Connection) -> Option<Connection> {
+    let Some(identity) = conn.shared.tls.clone() else {
+        return Some(conn);
+    };
+    let Stream::Plain(tcp) = conn.stream else {
+        return Some(conn);
+    };
+    let deadline = Instant::now() + conn.shared.limits.header_timeout;
+    match open_tls(tcp, &identity, deadline, conn.remote).await {
+        Opened::Tls(tls) => {
+            conn.stream = tls;
+            Some(conn)
+        }
+        Opened::PlainHttp(tcp) => {
+            conn.stream = Stream::Plain(tcp);
+            conn.refuse_plain_http().await;
+            None
+        }
+        Opened::Gone => None,
+    }
 }
 
 /// Resolves once the server is closing.

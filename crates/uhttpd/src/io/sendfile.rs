@@ -23,7 +23,8 @@ const SENDFILE_CHUNK: u64 = 1 << 20;
 
 impl Connection {
     /// Sends `len` bytes of `file` from `start`: with sendfile(2) on Linux
-    /// (the kernel copies page cache to socket), else read and written in pieces.
+    /// over plain TCP (the kernel copies page cache to socket), else read
+    /// and written in pieces (TLS encrypts them in between).
     pub(crate) async fn send_file(
         &mut self,
         x: &mut Exchange,
@@ -32,7 +33,7 @@ impl Connection {
         len: u64,
     ) -> io::Result<()> {
         #[cfg(target_os = "linux")]
-        if linux_fast_paths() {
+        if linux_fast_paths() && self.stream.is_plain() {
             return self.sendfile(x, file, start, len).await;
         }
         self.copy_file(x, file, start, len).await
@@ -74,12 +75,14 @@ impl Connection {
         start: u64,
         len: u64,
     ) -> io::Result<()> {
-        let (socket_fd, file_fd) = (self.stream.as_raw_fd(), file.as_raw_fd());
+        let Some(stream) = self.stream.plain() else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
+        let (socket_fd, file_fd) = (self.stream.fd(), file.as_raw_fd());
         let end = start + len;
         let mut offset = libc::off_t::try_from(start).map_err(|_| io::ErrorKind::InvalidInput)?;
         while (offset as u64) < end {
             let count = (end - offset as u64).min(SENDFILE_CHUNK) as usize;
-            let stream = &self.stream;
             let sent = while_progressing(socket_fd, self.shared.limits.io_timeout, async {
                 loop {
                     stream.writable().await?;

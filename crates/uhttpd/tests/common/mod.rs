@@ -178,8 +178,8 @@ impl Response {
 
 /// A raw client connection with a read buffer (so pipelined replies that
 /// arrive in one read are parsed one at a time).
-pub struct Client {
-    pub stream: TcpStream,
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
@@ -193,6 +193,34 @@ impl Client {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Asserts that for `wait` nothing arrives and the connection stays open.
+    pub fn expect_open(&mut self, wait: Duration) {
+        assert!(
+            self.buf.is_empty(),
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let result = self.fill();
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        match result {
+            Err(e) if is_timeout(&e) => {}
+            Ok(0) => panic!("connection closed but should have stayed open"),
+            Ok(_) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf)),
+            Err(e) => panic!("connection failed but should have stayed open: {e}"),
+        }
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over any stream (a TLS one, say) with the same strict parser.
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buf: Vec::new(),
@@ -389,24 +417,6 @@ impl Client {
                 String::from_utf8_lossy(&self.buf)
             ),
             Err(e) => panic!("expected the connection to close, but it stayed open ({e})"),
-        }
-    }
-
-    /// Asserts that for `wait` nothing arrives and the connection stays open.
-    pub fn expect_open(&mut self, wait: Duration) {
-        assert!(
-            self.buf.is_empty(),
-            "unexpected bytes: {:?}",
-            String::from_utf8_lossy(&self.buf)
-        );
-        self.stream.set_read_timeout(Some(wait)).unwrap();
-        let result = self.fill();
-        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        match result {
-            Err(e) if is_timeout(&e) => {}
-            Ok(0) => panic!("connection closed but should have stayed open"),
-            Ok(_) => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf)),
-            Err(e) => panic!("connection failed but should have stayed open: {e}"),
         }
     }
 }
