@@ -364,7 +364,8 @@ def hello_servers():
     ]
 
 
-def nginx_cmd(tools, port, root):
+def nginx_cmd(tools, port, root, tls=None):
+    """nginx serving `root` on `port`; over TLS with `tls=(certfile, keyfile)`."""
     d = OUT / 'nginx'
     for sub in ('logs', 'tmp'):
         (d / sub).mkdir(parents=True, exist_ok=True)
@@ -395,11 +396,14 @@ http {{
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
     server {{
-        listen {host}:{port};
+        listen {host}:{port}{ssl};
         root {root};
+        {tls}
     }}
 }}
-""".format(user=user, d=d, host=HOST, port=port, root=root))
+""".format(user=user, d=d, host=HOST, port=port, root=root, ssl=' ssl' if tls else '',
+           tls='ssl_certificate %s; ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;' % tls
+           if tls else ''))
     return [tools['nginx'], '-p', '%s/' % d, '-c', conf, '-e', d / 'logs' / 'error.log']
 
 

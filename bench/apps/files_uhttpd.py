@@ -1,9 +1,10 @@
 """uhttpd file endpoints.
 
-Usage: python files_uhttpd.py PORT ROOT MODE
+Usage: python files_uhttpd.py PORT ROOT MODE [CERTFILE KEYFILE]
   serve    serve() at /            (static files)
   receive  receive(prefix='/up')   (PUT /up/NAME writes ROOT/NAME)
   mem      route('/') Hello World, serve(prefix='/files'), receive(prefix='/up')
+With CERTFILE and KEYFILE the port speaks HTTPS.
 """
 import signal
 import sys
@@ -18,7 +19,8 @@ def hello(req):
 def main():
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     port, root, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    srv = uhttpd.Server(port, host='127.0.0.1', root=root)
+    tls = {'tls': tuple(sys.argv[4:6])} if len(sys.argv) > 4 else {}
+    srv = uhttpd.Server(port, host='127.0.0.1', root=root, **tls)
     if mode == 'serve':
         srv.serve()
     elif mode == 'receive':
