@@ -31,11 +31,12 @@ step() {
     fi
 }
 
-# Debian packages the tests drive: curl, slowhttptest (hostile clients), and
-# Chromium for the browser tests (Playwright drives the system browser; it
-# never downloads one).
+# Debian packages the tests drive: curl, slowhttptest (hostile clients),
+# openssl (TLS clients and test certificates), and Chromium for the browser
+# tests (Playwright drives the system browser; it never downloads one).
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v slowhttptest >/dev/null || missing+=(slowhttptest)
 # unshare -n and ip: mpfshell dials port 8266, served in a private network namespace.
 command -v ip >/dev/null || missing+=(iproute2)

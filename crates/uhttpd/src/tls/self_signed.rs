@@ -20,11 +20,11 @@ use crate::error::{Error, Result};
 
 /// Validity of a certificate made here: 825 days, the longest Apple's
 /// platforms accept for a TLS server certificate.
-const VALIDITY_DAYS: i64 = 825;
+pub const VALIDITY_DAYS: i64 = 825;
 
 /// A kept certificate this close to its end is replaced rather than reused,
 /// so a console started today still works next week.
-const RENEW_BEFORE_DAYS: i64 = 30;
+pub const RENEW_BEFORE_DAYS: i64 = 30;
 
 /// File names inside the directory.
 pub const CERT_FILE: &str = "cert.pem";
