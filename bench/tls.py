@@ -87,9 +87,9 @@ def idle_connections_rss(port, pid, n, context):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--rounds', type=int, default=3)
-    ap.add_argument('--duration', type=float, default=10)
-    ap.add_argument('--idle-conns', type=int, default=1000)
+    ap.add_argument('--rounds', type=int, default=3, help='rounds; the table shows medians')
+    ap.add_argument('--duration', type=int, default=10, help='seconds per measured run')
+    ap.add_argument('--idle-conns', type=int, default=1000, help='idle connections for the RSS measure')
     ap.add_argument('--no-install', action='store_true')
     ap.add_argument('--no-build', action='store_true')
     cfg = ap.parse_args()

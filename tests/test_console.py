@@ -75,7 +75,7 @@ class Console:
             self.proc.wait(STOP_TIMEOUT)
             raise AssertionError("did not start: stdout=%r stderr=%r" % (self.lines, self.stderr()))
         self.output = "\n".join(self.lines)
-        m = re.search(r"^uhttpd console: (http://127\.0\.0\.1:(\d+)/)$", self.output, re.M)
+        m = re.search(r"^uhttpd console: (https?://127\.0\.0\.1:(\d+)/)$", self.output, re.M)
         assert m, self.output
         self.url, self.port = m.group(1), int(m.group(2))
 

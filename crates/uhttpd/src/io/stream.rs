@@ -77,7 +77,16 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             #[cfg(feature = "tls")]
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Stream::Tls(tls) => {
+                let read = Pin::new(tls.as_mut()).poll_read(cx, buf);
+                if tls.get_ref().1.wants_write() {
+                    // What rustls queued while reading (the alert refusing a
+                    // renegotiation, say) goes now, not with the next reply:
+                    // the client may be waiting for it.
+                    let _ = Pin::new(tls.as_mut()).poll_flush(cx);
+                }
+                read
+            }
         }
     }
 }
