@@ -575,6 +575,18 @@ def test_constructor_argument_errors(app):
     ]
 
 
+def test_tls_is_the_cpython_faces_alone(app, face):
+    # SPEC: HTTPS is a CPython-face addition; MicroPython's engine has no TLS.
+    a = app(server() + attempts(
+        ("tls", "uhttpd.Server(port=0, host='127.0.0.1', tls=('no-cert.pem', 'no-key.pem'))"),
+    ))
+    (line,) = a.lines()
+    if face == "cpython":
+        assert line.startswith("tls FileNotFoundError [Errno 2] cannot use certificate file no-cert.pem"), line
+    else:
+        assert line.startswith("tls TypeError"), line
+
+
 def test_malformed_route_table_names_the_item(app):
     a = app(server() + "def cb(req):\n    req.write('x')\n" + attempts(
         ("short", "uhttpd.Server(port=0, host='127.0.0.1', routes=[('/a', 1)])"),
