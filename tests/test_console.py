@@ -444,6 +444,19 @@ def expect_screen(screen, pattern):
     expect(screen).to_contain_text(pattern, use_inner_text=True)
 
 
+def log_in_terminal(page, password):
+    """Connect, answer the password prompt; returns the terminal's screen."""
+    screen = page.locator("#screen")
+    page.get_by_role("button", name="Connect").click()
+    expect(screen).to_contain_text("Password: ")
+    expect(page.locator("#ws-state")).to_have_text("connected")
+    page.locator("#term").click()
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    expect(screen).to_contain_text("WebREPL connected")
+    return screen
+
+
 def row(page, name):
     return page.locator("#list tbody tr", has=page.locator("td.name a", has_text=re.compile("^%s$" % re.escape(name))))
 
@@ -532,14 +545,7 @@ def test_console_page_files_terminal_and_events(browser, console, tmp_path, page
     assert (root / "main.py").exists()
 
     # the terminal: password prompt, login, 1+3 <BS> 1 -> 1+1 -> 2
-    screen = page.locator("#screen")
-    page.get_by_role("button", name="Connect").click()
-    expect(screen).to_contain_text("Password: ")
-    expect(page.locator("#ws-state")).to_have_text("connected")
-    page.locator("#term").click()
-    page.keyboard.type("pw")
-    page.keyboard.press("Enter")
-    expect(screen).to_contain_text("WebREPL connected")
+    screen = log_in_terminal(page, "pw")
     assert "Password: pw" not in screen.inner_text()
     page.keyboard.type("1+3")
     page.keyboard.press("Backspace")

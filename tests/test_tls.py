@@ -56,6 +56,7 @@ from test_console import (  # noqa: F401 - browser, console and page_errors are 
     browser,
     console,
     expect_screen,
+    log_in_terminal,
     open_page,
     page_errors,
     read_events,
@@ -515,14 +516,7 @@ def test_console_page_over_https_in_chromium(browser, console, root, tmp_path, p
         expect(row(page, "other.txt")).to_contain_text("9 B")
 
         # the terminal over wss://
-        screen = page.locator("#screen")
-        page.get_by_role("button", name="Connect").click()
-        expect(screen).to_contain_text("Password: ")
-        expect(page.locator("#ws-state")).to_have_text("connected")
-        page.locator("#term").click()
-        page.keyboard.type("pw")
-        page.keyboard.press("Enter")
-        expect(screen).to_contain_text("WebREPL connected")
+        screen = log_in_terminal(page, "pw")
         page.keyboard.type("6*7")
         page.keyboard.press("Enter")
         expect_screen(screen, re.compile(r">>> 6\*7\n42\n>>> "))
