@@ -359,6 +359,23 @@ impl Connection {
         self.write_out(x).await
     }
 
+    /// Starts a whole reply with a body of `len` bytes: the exchange decides
+    /// its framing; the head is encoded into `out`, not sent. True when the
+    /// body follows (not for HEAD, nor a status without one).
+    pub(crate) fn encode_whole(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        len: u64,
+    ) -> io::Result<bool> {
+        let (framing, wire) = x
+            .start_reply(head.status.code, ReplyBody::Length(len), self.shared.cors)
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
+        self.out.clear();
+        encode_head(&mut self.out, head, framing, wire);
+        Ok(x.sends_body(head.status.code))
+    }
+
     /// A whole reply: head and body, in one write when the body is small.
     pub(crate) async fn write_full(
         &mut self,
@@ -366,16 +383,7 @@ impl Connection {
         head: &ReplyHead,
         body: &[u8],
     ) -> io::Result<()> {
-        let (framing, wire) = x
-            .start_reply(
-                head.status.code,
-                ReplyBody::Length(body.len() as u64),
-                self.shared.cors,
-            )
-            .map_err(|_| io::ErrorKind::InvalidInput)?;
-        self.out.clear();
-        encode_head(&mut self.out, head, framing, wire);
-        let send_body = x.sends_body(head.status.code);
+        let send_body = self.encode_whole(x, head, body.len() as u64)?;
         if send_body && body.len() <= COALESCE_BODY_BYTES {
             self.out.extend_from_slice(body);
         }
