@@ -438,7 +438,7 @@ fn head_gets_the_get_headers_and_no_body() {
             Arc::new(move |mut req: uhttpd::Request| {
                 s.lock()
                     .unwrap()
-                    .push((req.info().head.method.clone(), req.info().method));
+                    .push((req.info().head.method().to_owned(), req.info().method));
                 let mut head = ReplyHead::default()
                     .with_content_type("text/plain")
                     .unwrap();

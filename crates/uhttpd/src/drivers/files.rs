@@ -368,17 +368,18 @@ impl Connection {
     pub(crate) async fn serve_files(
         &mut self,
         x: &mut Exchange,
-        info: Arc<RequestInfo>,
+        info: RequestInfo,
         files: Arc<FileServer>,
     ) -> Next {
-        let shared = self.shared.clone();
-        let has_acl = shared
+        let has_acl = self
+            .shared
             .file_acl
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .is_some();
         let outcome = if has_acl {
             // The ACL callback runs on the decision pool; wait for it off the I/O thread.
+            let shared = self.shared.clone();
             tokio::task::spawn_blocking(move || {
                 files.decide(
                     &shared.fs,
@@ -393,14 +394,15 @@ impl Connection {
             // At most an open and a stat (none when the open is cached):
             // cheaper here than a hop to the blocking pool and back (nginx
             // decides inline too).
+            let shared = &self.shared;
             files.decide(&shared.fs, &shared.open_files, &info.head, &|_, _| Ok(()))
         };
         let reply = match outcome {
             Outcome::File(file) => return self.send_found(x, file).await,
             Outcome::NotModified(validators) => {
                 let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
-                let _ = head.add_header("ETag", validators.etag);
-                let _ = head.add_header("Last-Modified", validators.last_modified);
+                head.add_server_header("ETag", validators.etag);
+                head.add_server_header("Last-Modified", validators.last_modified);
                 (head, Bytes::new())
             }
             Outcome::Listing(document) => {
@@ -428,26 +430,29 @@ impl Connection {
     /// A file found: its head and bytes (small ones read straight after
     /// the head and sent with it in one write, others by sendfile).
     async fn send_found(&mut self, x: &mut Exchange, reply: FileReply) -> Next {
-        let mut head = ReplyHead::new(
-            Status::from_code(if reply.partial { 206 } else { 200 }).unwrap_or_default(),
-        );
-        head.content_type = Some(reply.mime.clone());
         let validators = &reply.file.validators;
-        let _ = head.add_header("Last-Modified", validators.last_modified.clone());
-        let _ = head.add_header("ETag", validators.etag.clone());
-        let _ = head.add_header("Accept-Ranges", "bytes");
+        let mut head = ReplyHead {
+            status: Status::from_code(if reply.partial { 206 } else { 200 }).unwrap_or_default(),
+            content_type: Some(reply.mime.clone()),
+            // Room for every header a file reply can have.
+            headers: Vec::with_capacity(6),
+            allow_cors: false,
+        };
+        head.add_server_header("Last-Modified", validators.last_modified.clone());
+        head.add_server_header("ETag", validators.etag.clone());
+        head.add_server_header("Accept-Ranges", "bytes");
         if reply.partial {
             let end = reply.start + reply.len - 1;
-            let _ = head.add_header(
+            head.add_server_header(
                 "Content-Range",
                 format!("bytes {}-{end}/{}", reply.start, reply.total),
             );
         }
         if reply.gzip {
-            let _ = head.add_header("Content-Encoding", "gzip");
+            head.add_server_header("Content-Encoding", "gzip");
         }
         if reply.vary {
-            let _ = head.add_header("Vary", "Accept-Encoding");
+            head.add_server_header("Vary", "Accept-Encoding");
         }
         let file = &reply.file.file;
         let sent = if reply.len <= COALESCE_BODY_BYTES as u64 {

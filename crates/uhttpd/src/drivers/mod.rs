@@ -1,6 +1,7 @@
 //! One driver per endpoint kind: what the connection does with a routed
 //! request. Each is a method of [`Connection`] with the same shape,
-//! `(&mut self, &mut Exchange, Arc<RequestInfo>, endpoint) -> Next`, and
+//! `(&mut self, &mut Exchange, request, endpoint) -> Next` (the request an
+//! `Arc<RequestInfo>` only for the drivers that hand it to another thread), and
 //! renders its own outcome: [`callback`] (a handler thread), [`files`] (decide
 //! an `Outcome`, render it beside the decision; [`open_files`] keeps hot
 //! files open), [`upload`], [`events`], [`websocket`].

@@ -75,15 +75,15 @@ impl Connection {
                 target: "uhttpd",
                 "{} \"{} {} {}\" {} {}",
                 self.remote,
-                x.method,
-                x.target,
+                x.line.method(),
+                x.line.target(),
                 if x.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
                 x.status,
                 x.bytes_out
             );
             self.shared.observer.record(|| Observation::Request {
-                method: x.method.clone(),
-                target: x.target.clone(),
+                method: x.line.method().to_owned(),
+                target: x.line.target().to_owned(),
                 status: x.status,
                 bytes_out: x.bytes_out,
                 duration: started.elapsed(),
@@ -119,11 +119,8 @@ impl Connection {
         let deadline = Instant::now() + limits.header_timeout;
         loop {
             if !self.buf.is_empty() {
-                match proto::parse_head(&self.buf, &head_limits) {
-                    Ok(Some((head, used))) => {
-                        let _ = self.buf.split_to(used);
-                        return Ok(Some(head));
-                    }
+                match proto::parse_head(&mut self.buf, &head_limits) {
+                    Ok(Some(head)) => return Ok(Some(head)),
                     Ok(None) => {}
                     Err(e) => return Err(HeadError::Refused(e)),
                 }
@@ -162,11 +159,11 @@ impl Connection {
     }
 
     async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
-        if head.method == "OPTIONS" {
+        if head.method() == "OPTIONS" {
             let reply = self.options_reply(&head);
             return self.reply_and_finish(x, reply).await;
         }
-        let Some(method) = Methods::from_token(&head.method) else {
+        let Some(method) = Methods::from_token(head.method()) else {
             return self.reply_and_finish(x, error_reply(501)).await;
         };
         if let Auth::Basic(expected) = &self.shared.auth {
@@ -197,34 +194,40 @@ impl Connection {
                 return self.reply_and_finish(x, (reply, body)).await;
             }
         };
-        let info = Arc::new(RequestInfo {
+        let info = RequestInfo {
             head,
             remote: self.remote,
             method,
-        });
+        };
         // Handlers check AUTH_CUSTOM on their own thread; every other endpoint here.
-        if !matches!(endpoint, Endpoint::Handler(_)) {
-            if let Err(code) = self.authenticate(&info).await {
-                return self.reply_and_finish(x, denial(code)).await;
-            }
-        }
+        let info = match endpoint {
+            Endpoint::Handler(_) => info,
+            _ => match self.authenticate(info).await {
+                Ok(info) => info,
+                Err(code) => return self.reply_and_finish(x, denial(code)).await,
+            },
+        };
+        // Shared only with the threads that need it: files and uploads are
+        // decided with the request in hand.
         match endpoint {
-            Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
+            Endpoint::Handler(handler) => self.run_handler(x, Arc::new(info), handler).await,
             Endpoint::Files(files) => self.serve_files(x, info, files).await,
             Endpoint::Receiver(receiver) => self.receive(x, info, receiver).await,
-            Endpoint::WebSocket(handler) => self.run_websocket(x, info, handler).await,
+            Endpoint::WebSocket(handler) => self.run_websocket(x, Arc::new(info), handler).await,
             Endpoint::Events(hub) => self.stream_events(x, &hub).await,
         }
     }
 
-    /// AUTH_CUSTOM, on a decision thread.
-    async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
+    /// AUTH_CUSTOM, on a decision thread; the request back when allowed.
+    async fn authenticate(&self, info: RequestInfo) -> Result<RequestInfo, u16> {
         let Auth::Custom(authenticator) = &self.shared.auth else {
-            return Ok(());
+            return Ok(info);
         };
-        let (authenticator, info) = (authenticator.clone(), info.clone());
-        match decide(&self.shared, move || authenticator.authenticate(&info)).await {
-            Some(AuthDecision::Allow) => Ok(()),
+        let info = Arc::new(info);
+        let (authenticator, asked) = (authenticator.clone(), info.clone());
+        match decide(&self.shared, move || authenticator.authenticate(&asked)).await {
+            // The decision thread let go of its copy before answering.
+            Some(AuthDecision::Allow) => Ok(Arc::unwrap_or_clone(info)),
             Some(AuthDecision::Deny(code)) => Err(code),
             None => Err(503),
         }
@@ -234,13 +237,13 @@ impl Connection {
     fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
         let allowed = {
             let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
-            if head.target == "*" {
+            if head.target() == "*" {
                 router.all_methods()
             } else {
                 router.allowed(head.path())
             }
         };
-        if allowed.is_empty() && head.target != "*" {
+        if allowed.is_empty() && head.target() != "*" {
             return error_reply(404);
         }
         let mut reply = ReplyHead::new(Status::from_code(204).unwrap_or_default());
