@@ -64,8 +64,8 @@ pub struct Limits {
     pub event_heartbeat: Duration,
     /// Files the file server keeps open between requests (0: none).
     pub open_files: usize,
-    /// Longest time a kept open stands for a fresh one (how late a change
-    /// made behind the server's back may be seen).
+    /// Longest time a kept open stands for a fresh one (how late a change on
+    /// a file's path made behind the server's back may be seen).
     pub open_file_valid: Duration,
 }
 

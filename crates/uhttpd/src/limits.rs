@@ -52,12 +52,13 @@ pub const DECISION_WORKERS: usize = 2;
 /// descriptors kept beyond the connections'. 0 keeps none.
 pub const OPEN_FILE_CACHE_ENTRIES: usize = 128;
 
-/// Longest time a cached open stands for a fresh one: a file changed behind
-/// the server's back (replaced, removed, made unreadable, a link swapped) is
-/// seen at most this late. Short enough that nobody editing a page and
-/// reloading it sees the old one; long enough that a file asked thousands of
-/// times a second is opened ten times a second. Changes the server makes
-/// itself are seen at once.
+/// Longest time a cached open stands for a fresh one: a change behind the
+/// server's back that a stat of the kept file cannot see (a directory on its
+/// path renamed or replaced, a link on the way swapped) is seen at most this
+/// late; changes of the file itself, and the server's own, at once. Short
+/// enough that nobody swapping a site's directory and reloading a page sees
+/// the old one; long enough that a file asked thousands of times a second is
+/// opened ten times a second.
 pub const OPEN_FILE_CACHE_VALID: Duration = Duration::from_millis(100);
 
 /// Python/Rust handler threads. Handlers may block (slow uploads), so more than

@@ -1,14 +1,19 @@
 //! The file server's open-file cache, after nginx's `open_file_cache`: a
 //! regular file opened for one request (beneath root, by the kernel) is kept
 //! open with its metadata, its validators and its type, and the requests for
-//! the same device path that follow within [`Limits::open_file_valid`] use it
-//! as it is. A small file then costs a `pread` and the reply's write instead
+//! the same device path that follow within [`Limits::open_file_valid`] use it.
+//! A small file then costs an `fstat`, a `pread` and the reply's write instead
 //! of `openat2`, `fstat`, `pread`, `close` and the write.
 //!
-//! The trade-off is nginx's: a change made behind the server's back (a file
-//! replaced, removed, made unreadable, a link swapped) is seen at most
-//! `open_file_valid` late (100 ms by default). Until then the file as it was
-//! opened is served, with the size and validators it had: never anything a
+//! The `fstat` on the kept descriptor sees at once every change of the file
+//! itself: its bytes, size or times, its mode, and its names (a file renamed
+//! over, or removed, changes the inode's change time): any such change and
+//! the path is opened anew. What it cannot see is a change elsewhere on the
+//! path while the file itself stays as it was: a directory on the way renamed
+//! or replaced, a link on the way swapped, a name given to another file while
+//! the old one keeps a name elsewhere. That is the trade-off, nginx's: such a
+//! change made behind the server's back is seen at most `open_file_valid`
+//! late (100 ms by default), the file as it was meanwhile. Never anything a
 //! confined open did not open, since every entry comes from one, and never
 //! for longer than the bound, since an entry older than that is opened anew
 //! first. Changes the server makes itself (uploads, deletes, directories made,
@@ -66,6 +71,23 @@ impl Validators {
     pub fn last_modified_text(&self) -> &str {
         std::str::from_utf8(&self.last_modified).unwrap_or_default()
     }
+}
+
+/// True when `now` (a stat of the same descriptor) shows no change since
+/// `then`: the change time moves with every change of the inode (its bytes,
+/// times, mode, links), the size and modification time too; the link count
+/// tells a file renamed over or removed even within one tick of the clock
+/// the kernel stamps times with.
+fn unchanged(then: &Metadata, now: &Metadata) -> bool {
+    let version = |m: &Metadata| {
+        (
+            m.size(),
+            m.nlink(),
+            (m.mtime(), m.mtime_nsec()),
+            (m.ctime(), m.ctime_nsec()),
+        )
+    };
+    version(then) == version(now)
 }
 
 /// What the validators' text depends on: the size and the modification time.
@@ -148,16 +170,23 @@ impl OpenFiles {
         (self.hasher.hash_one(key) % slots as u64) as usize
     }
 
+    /// The kept open of `key`, if one vouches for it: made less than
+    /// `valid` ago, before no change of the server's, and its file unchanged
+    /// since.
     fn lookup(&self, fs: &DeviceFs, key: &str) -> Option<Arc<OpenFile>> {
         let now = Instant::now();
         let changes = fs.changes();
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.is_empty() {
-            return None;
-        }
-        let slot = slots[self.slot_of(key, slots.len())].as_ref()?;
-        let fresh = now.saturating_duration_since(slot.vouched) < self.valid;
-        (fresh && slot.changes == changes && *slot.path == *key).then(|| slot.file.clone())
+        let kept = {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            if slots.is_empty() {
+                return None;
+            }
+            let slot = slots[self.slot_of(key, slots.len())].as_ref()?;
+            let fresh = now.saturating_duration_since(slot.vouched) < self.valid;
+            (fresh && slot.changes == changes && *slot.path == *key).then(|| slot.file.clone())?
+        };
+        let now = kept.file.metadata().ok()?;
+        unchanged(&kept.meta, &now).then_some(kept)
     }
 
     /// Wraps what an open found and keeps it; the validators and type of
@@ -253,35 +282,62 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(3600);
 
+    /// Replaces the directory `d` (with `d/a.txt` in it) by a new one with
+    /// `text` in `d/a.txt`: the kept file itself does not change.
+    fn swap_dir(s: &Scratch, text: &str) {
+        let _ = std::fs::remove_dir_all(s.0.join("old"));
+        std::fs::rename(s.0.join("d"), s.0.join("old")).unwrap();
+        std::fs::create_dir(s.0.join("d")).unwrap();
+        std::fs::write(s.0.join("d/a.txt"), text).unwrap();
+    }
+
     #[test]
-    fn a_cached_open_is_used_until_it_is_older_than_valid() {
+    fn a_change_elsewhere_on_the_path_is_seen_once_valid_has_passed() {
         let s = Scratch::new("valid");
+        std::fs::write(s.0.join("d/a.txt"), "one").unwrap();
+        let fs = DeviceFs::new(&s.0, None).unwrap();
+        let valid = Duration::from_millis(300);
+        let cache = OpenFiles::new(8, valid);
+        let opened = Instant::now();
+        assert_eq!(text(cache.open(&fs, &v("/d/a.txt"))), "one");
+        swap_dir(&s, "two");
+        let within = text(cache.open(&fs, &v("/d/a.txt")));
+        if opened.elapsed() < valid {
+            assert_eq!(within, "one", "the kept open stands within the bound");
+        }
+        std::thread::sleep(valid);
+        assert_eq!(text(cache.open(&fs, &v("/d/a.txt"))), "two");
+    }
+
+    #[test]
+    fn a_change_of_the_file_itself_is_seen_at_once() {
+        let s = Scratch::new("itself");
         std::fs::write(s.0.join("a.txt"), "one").unwrap();
         let fs = DeviceFs::new(&s.0, None).unwrap();
-        let cache = OpenFiles::new(8, Duration::from_millis(200));
+        let cache = OpenFiles::new(8, LONG);
         assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "one");
-        // Replaced behind the server's back: the cached open stands for now.
-        std::fs::write(s.0.join("b.txt"), "two").unwrap();
+        // In place: same inode, other bytes and size.
+        std::fs::write(s.0.join("a.txt"), "two!").unwrap();
+        assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "two!");
+        // Renamed over: the kept inode lost its name.
+        std::fs::write(s.0.join("b.txt"), "three").unwrap();
         std::fs::rename(s.0.join("b.txt"), s.0.join("a.txt")).unwrap();
-        let Some(Opened::File(first)) = cache.open(&fs, &v("/a.txt")) else {
-            panic!()
-        };
-        assert_eq!(first.meta.len(), 3);
-        std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "two");
+        assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "three");
+        std::fs::remove_file(s.0.join("a.txt")).unwrap();
+        assert!(cache.open(&fs, &v("/a.txt")).is_none());
     }
 
     #[test]
     fn a_change_the_server_made_retires_every_entry() {
         let s = Scratch::new("changes");
-        std::fs::write(s.0.join("a.txt"), "one").unwrap();
+        std::fs::write(s.0.join("d/a.txt"), "one").unwrap();
         let fs = DeviceFs::new(&s.0, None).unwrap();
         let cache = OpenFiles::new(8, LONG);
-        assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "one");
-        std::fs::remove_file(s.0.join("a.txt")).unwrap();
-        assert_eq!(text(cache.open(&fs, &v("/a.txt"))), "one");
+        assert_eq!(text(cache.open(&fs, &v("/d/a.txt"))), "one");
+        std::fs::rename(s.0.join("d"), s.0.join("old")).unwrap();
+        assert_eq!(text(cache.open(&fs, &v("/d/a.txt"))), "one");
         crate::fs::make_dir(&fs, &v("/new/")).unwrap();
-        assert!(cache.open(&fs, &v("/a.txt")).is_none());
+        assert!(cache.open(&fs, &v("/d/a.txt")).is_none());
     }
 
     #[test]

@@ -6,12 +6,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant, Sleep};
 
 use crate::auth::{basic_matches, Auth, AuthDecision};
 use crate::drivers::websocket::{self as ws};
@@ -53,6 +54,10 @@ pub(crate) struct Connection {
     pub(crate) remote: SocketAddr,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
+    /// The wait for the next request: one timer for the connection's life,
+    /// moved later before each wait (a moment's work), instead of a timer
+    /// made and cancelled per request.
+    pub(crate) idle: Pin<Box<Sleep>>,
 }
 
 impl Connection {
@@ -111,9 +116,14 @@ impl Connection {
             } else {
                 limits.idle_timeout
             };
-            match timeout(wait, self.stream.readable()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Ok(None),
+            self.idle.as_mut().reset(Instant::now() + wait);
+            tokio::select! {
+                ready = self.stream.readable() => {
+                    if ready.is_err() {
+                        return Ok(None);
+                    }
+                }
+                () = self.idle.as_mut() => return Ok(None),
             }
         }
         let deadline = Instant::now() + limits.header_timeout;
