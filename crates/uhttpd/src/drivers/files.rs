@@ -64,17 +64,18 @@ pub struct FileReply {
     pub vary: bool,
 }
 
-/// A file found and opened, with its gzip twin if any.
-struct Found {
-    vpath: VirtualPath,
+/// A file found and opened (the candidate path it was found at), with its
+/// gzip twin if any.
+struct Found<'a> {
+    vpath: &'a VirtualPath,
     plain: Option<Arc<OpenFile>>,
     gz: Option<Arc<OpenFile>>,
 }
 
-enum Located {
+enum Located<'a> {
     /// A directory, opened for reading its entries.
     Dir(VirtualPath, File),
-    File(Box<Found>),
+    File(Found<'a>),
 }
 
 impl FileServer {
@@ -121,10 +122,10 @@ impl FileServer {
             }
             Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
             Some(Located::File(found)) => {
-                if let Err(code) = acl(&found.vpath, Access::Read) {
+                if let Err(code) = acl(found.vpath, Access::Read) {
                     return Outcome::Refused(code);
                 }
-                serve_file(*found, head)
+                serve_file(found, head)
             }
         }
     }
@@ -184,12 +185,12 @@ impl FileServer {
 
 /// Finds `candidate` on disk: a directory, a file, or (for a client that
 /// accepts gzip, the only one it could be sent to) its `.gz` twin.
-fn locate(
+fn locate<'a>(
     fs: &DeviceFs,
     open_files: &OpenFiles,
-    candidate: &VirtualPath,
+    candidate: &'a VirtualPath,
     gzip: bool,
-) -> Option<Located> {
+) -> Option<Located<'a>> {
     let plain = match open_files.open(fs, candidate) {
         Some(Opened::Dir(dir)) => return Some(Located::Dir(candidate.as_dir(), dir)),
         Some(Opened::File(file)) => Some(file),
@@ -206,11 +207,11 @@ fn locate(
     if plain.is_none() && gz.is_none() {
         return None;
     }
-    Some(Located::File(Box::new(Found {
-        vpath: candidate.clone(),
+    Some(Located::File(Found {
+        vpath: candidate,
         plain,
         gz,
-    })))
+    }))
 }
 
 fn serve_file(found: Found, head: &RequestHead) -> Outcome {
@@ -234,7 +235,7 @@ fn serve_file(found: Found, head: &RequestHead) -> Outcome {
     let (start, len) = range.unwrap_or((0, total));
     // A `.gz` twin is sent as the type of the name asked for.
     let mime = if gzip {
-        mime_of(&found.vpath)
+        mime_of(found.vpath)
     } else {
         file.mime.clone()
     };
