@@ -320,7 +320,7 @@ MALFORMED = [
     ("unknown-te", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     ("http2", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
     ("http3", b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
-    ("garbage", b"\x16\x03\x01\x00\xa5garbage\r\n\r\n", 400),
+    ("garbage", b"\x00\x03\x01\x00\xa5garbage\r\n\r\n", 400),
     ("no-version", b"GET /\r\nHost: t\r\n\r\n", 400),
     ("space-in-name", b"GET / HTTP/1.1\r\nHost: t\r\nX A: b\r\n\r\n", 400),
 ]

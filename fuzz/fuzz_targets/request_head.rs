@@ -6,9 +6,12 @@ use uhttpd::fuzzing::{parse_head, HeadLimits};
 
 fuzz_target!(|data: &[u8]| {
     let limits = HeadLimits::default();
-    if let Ok(Some((head, used))) = parse_head(data, &limits) {
-        assert!(used <= data.len());
-        assert!(head.target.len() <= limits.max_uri_bytes);
-        assert!(head.path().len() <= head.target.len());
+    let mut buf = bytes::BytesMut::from(data);
+    if let Ok(Some(head)) = parse_head(&mut buf, &limits) {
+        assert!(buf.len() < data.len());
+        assert!(data.ends_with(&buf));
+        assert!(head.target().len() <= limits.max_uri_bytes);
+        assert!(head.path().len() <= head.target().len());
+        assert!(head.fields().count() <= uhttpd::limits::MAX_HEADERS);
     }
 });

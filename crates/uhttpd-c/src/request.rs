@@ -150,7 +150,7 @@ pub unsafe extern "C" fn uhttpd_request_uri(
     request: *const CRequest,
     len: *mut usize,
 ) -> *const c_char {
-    let uri = &unsafe { &*request }.info.head.target;
+    let uri = unsafe { &*request }.info.head.target();
     unsafe { *len = uri.len() };
     uri.as_ptr() as *const c_char
 }
@@ -248,7 +248,7 @@ pub unsafe extern "C" fn uhttpd_request_repr(
     give(
         sink,
         ctx,
-        format!("<uhttpd.Request {} {}>", head.method, head.target).as_bytes(),
+        format!("<uhttpd.Request {} {}>", head.method(), head.target()).as_bytes(),
     );
 }
 

@@ -205,7 +205,7 @@ impl Request {
     }
 
     fn uri(&self) -> &str {
-        &self.info.head.target
+        self.info.head.target()
     }
 
     fn length(&self) -> i64 {
@@ -322,7 +322,8 @@ impl Request {
     fn __repr__(&self) -> String {
         format!(
             "<uhttpd.Request {} {}>",
-            self.info.head.method, self.info.head.target
+            self.info.head.method(),
+            self.info.head.target()
         )
     }
 }

@@ -65,6 +65,11 @@ pub struct Limits {
     pub max_upload_bytes: Option<u64>,
     /// Idle time after which an event client gets a heartbeat comment.
     pub event_heartbeat: Duration,
+    /// Files the file server keeps open between requests (0: none).
+    pub open_files: usize,
+    /// Longest time a kept open stands for a fresh one (how late a change on
+    /// a file's path made behind the server's back may be seen).
+    pub open_file_valid: Duration,
 }
 
 /// The seed's default number of route slots (`routes=8`), OPTIONS included.
@@ -83,6 +88,8 @@ impl Default for Limits {
             max_drain_bytes: limits::MAX_DRAIN_BYTES,
             max_upload_bytes: None,
             event_heartbeat: limits::EVENT_HEARTBEAT,
+            open_files: limits::OPEN_FILE_CACHE_ENTRIES,
+            open_file_valid: limits::OPEN_FILE_CACHE_VALID,
         }
     }
 }

@@ -46,6 +46,21 @@ pub const BODY_PIECE_TIMEOUT: Duration = Duration::from_secs(10);
 /// the handler threads, so those decisions never wait behind callbacks.
 pub const DECISION_WORKERS: usize = 2;
 
+/// Files the file server keeps open between requests (its open-file cache,
+/// nginx's `open_file_cache`): a device's web pages and assets number in the
+/// tens, and each entry holds one descriptor, so this also bounds the
+/// descriptors kept beyond the connections'. 0 keeps none.
+pub const OPEN_FILE_CACHE_ENTRIES: usize = 128;
+
+/// Longest time a cached open stands for a fresh one: a change behind the
+/// server's back that a stat of the kept file cannot see (a directory on its
+/// path renamed or replaced, a link on the way swapped) is seen at most this
+/// late; changes of the file itself, and the server's own, at once. Short
+/// enough that nobody swapping a site's directory and reloading a page sees
+/// the old one; long enough that a file asked thousands of times a second is
+/// opened ten times a second.
+pub const OPEN_FILE_CACHE_VALID: Duration = Duration::from_millis(100);
+
 /// Python/Rust handler threads. Handlers may block (slow uploads), so more than
 /// one; the GIL makes many pointless.
 pub const HANDLER_WORKERS: usize = 8;

@@ -18,6 +18,7 @@ use crate::auth::Auth;
 use crate::config::{Config, Limits};
 use crate::drivers::events::EventHub;
 use crate::drivers::files::FileServer;
+use crate::drivers::open_files::OpenFiles;
 use crate::drivers::upload::Receiver;
 use crate::drivers::websocket::WsHandler;
 use crate::error::{Error, Result};
@@ -75,6 +76,8 @@ pub(crate) struct Shared {
     /// How threads that run host code are started (WebSocket sessions too).
     pub(crate) hooks: Arc<dyn WorkerHooks>,
     pub(crate) fs: DeviceFs,
+    /// The file server's open-file cache, shared by every `serve()`.
+    pub(crate) open_files: OpenFiles,
     pub(crate) file_acl: AclSlot,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) connections: Arc<Semaphore>,
@@ -131,6 +134,7 @@ impl Server {
             observer: Arc::default(),
             hooks,
             fs,
+            open_files: OpenFiles::new(config.limits.open_files, config.limits.open_file_valid),
             file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),

@@ -585,6 +585,32 @@ fn custom_auth_denial_answers_its_status_and_skips_the_handler() {
 }
 
 #[test]
+fn custom_auth_guards_files_and_the_allowed_request_is_served_whole() {
+    let root = std::env::temp_dir().join(format!("uhttpd-auth-files-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("x.txt"), "file").unwrap();
+    let server = start(Config {
+        root: root.clone(),
+        auth: Auth::Custom(Arc::new(|info: &Arc<RequestInfo>| {
+            match info.header("x-token") {
+                Some(b"good") => AuthDecision::Allow,
+                _ => AuthDecision::Deny(403),
+            }
+        })),
+        ..config()
+    });
+    server.serve(Some("/fs"), None, false, false).unwrap();
+    let mut c = Client::connect(&server);
+    c.send(b"GET /fs/x.txt HTTP/1.1\r\nHost: test\r\nX-Token: bad\r\n\r\n");
+    assert_eq!(c.response().status, 403);
+    // The request the decision thread saw comes back for the file server.
+    c.send(b"GET /fs/x.txt?v=1 HTTP/1.1\r\nHost: test\r\nX-Token: good\r\n\r\n");
+    let r = c.response();
+    assert_eq!((r.status, r.body_str().as_str()), (200, "file"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
 fn custom_auth_401_carries_a_www_authenticate_challenge() {
     // AuthDecision::Deny documents "401 gets a WWW-Authenticate challenge", and
     // RFC 9110 11.6.1: a server generating a 401 MUST send WWW-Authenticate.

@@ -92,6 +92,8 @@ fn default_limits_are_the_named_constants_and_hold_at_their_edges() {
     assert_eq!(defaults.body_timeout, limits::BODY_PIECE_TIMEOUT);
     assert_eq!(defaults.max_connections, limits::MAX_CONNECTIONS);
     assert_eq!(defaults.max_drain_bytes, limits::MAX_DRAIN_BYTES);
+    assert_eq!(defaults.open_files, limits::OPEN_FILE_CACHE_ENTRIES);
+    assert_eq!(defaults.open_file_valid, limits::OPEN_FILE_CACHE_VALID);
     assert_eq!(limits::MAX_HEAD_BYTES, 16 * 1024);
     assert_eq!(limits::MAX_URI_BYTES, 8 * 1024);
     const { assert!(limits::MAX_CONNECTIONS >= 10_000) };
@@ -718,4 +720,152 @@ fn a_callback_that_fails_on_a_too_slow_body_answers_408() {
     let r = c.response();
     assert_eq!(r.status, 408);
     c.expect_closed();
+}
+
+/// A fresh root with `d/f.txt` ("one") served at `/` and received at `/up`
+/// (deletes too), under `limits`.
+fn file_server(name: &str, limits: Limits) -> (Server, std::path::PathBuf) {
+    let root = std::env::temp_dir().join(format!("uhttpd-limits-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d/f.txt"), "one").unwrap();
+    let server = start(Config {
+        root: root.clone(),
+        limits,
+        ..config()
+    });
+    server.serve(None, None, false, false).unwrap();
+    server.receive(true, Some("/up"), false, true).unwrap();
+    (server, root)
+}
+
+/// Replaces the directory `d` behind the server's back, as a deploy that
+/// swaps a site's directory does: the file served before is not changed.
+fn swap_dir_behind(root: &std::path::Path, text: &str) {
+    let _ = std::fs::remove_dir_all(root.join("old"));
+    std::fs::rename(root.join("d"), root.join("old")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::write(root.join("d/f.txt"), text).unwrap();
+}
+
+fn body_of(server: &Server, path: &str) -> (u16, String) {
+    let r = exchange(server, &get(path), false);
+    (r.status, r.body_str())
+}
+
+#[test]
+fn a_directory_swapped_behind_the_server_is_seen_past_open_file_valid() {
+    let valid = Duration::from_millis(1500);
+    let (server, root) = file_server(
+        "valid",
+        Limits {
+            open_file_valid: valid,
+            ..config().limits
+        },
+    );
+    let opened = Instant::now();
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    swap_dir_behind(&root, "two!");
+    let within = body_of(&server, "/d/f.txt");
+    if opened.elapsed() < valid {
+        // The file as it was opened: at most `valid` late.
+        assert_eq!(within, (200, "one".into()));
+    }
+    std::thread::sleep(valid.saturating_sub(opened.elapsed()) + Duration::from_millis(50));
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "two!".into()));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_file_changed_renamed_over_or_removed_is_seen_at_once_whatever_open_file_valid() {
+    let (server, root) = file_server(
+        "itself",
+        Limits {
+            open_file_valid: Duration::from_secs(3600),
+            ..config().limits
+        },
+    );
+    let f = root.join("d/f.txt");
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    std::fs::write(&f, "in place").unwrap();
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "in place".into()));
+    std::fs::write(root.join("d/new"), "renamed").unwrap();
+    std::fs::rename(root.join("d/new"), &f).unwrap();
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "renamed".into()));
+    std::fs::remove_file(&f).unwrap();
+    assert_eq!(body_of(&server, "/d/f.txt").0, 404);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn no_open_files_means_every_request_opens() {
+    let (server, root) = file_server(
+        "none",
+        Limits {
+            open_files: 0,
+            open_file_valid: Duration::from_secs(3600),
+            ..config().limits
+        },
+    );
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    swap_dir_behind(&root, "two!");
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "two!".into()));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn after_a_change_the_server_makes_nothing_opened_before_is_used() {
+    let (server, root) = file_server(
+        "own",
+        Limits {
+            open_file_valid: Duration::from_secs(3600),
+            ..config().limits
+        },
+    );
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    swap_dir_behind(&root, "two!");
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    // Any upload, here of another file, retires every kept open.
+    assert_eq!(
+        exchange(&server, &post("/up/other.txt", b"x"), false).status,
+        201
+    );
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "two!".into()));
+    assert_eq!(
+        exchange(&server, &post("/up/d/f.txt", b"three"), false).status,
+        204
+    );
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "three".into()));
+    let delete = b"DELETE /up/d/f.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(exchange(&server, delete, false).status, 204);
+    assert_eq!(body_of(&server, "/d/f.txt").0, 404);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_file_acl_is_asked_on_every_request_of_a_kept_open() {
+    let (server, root) = file_server(
+        "acl",
+        Limits {
+            open_file_valid: Duration::from_secs(3600),
+            ..config().limits
+        },
+    );
+    let allowed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let asked = counter();
+    let (a, n) = (allowed.clone(), asked.clone());
+    server.set_file_acl(Some(Arc::new(move |_: &str| {
+        n.fetch_add(1, Ordering::SeqCst);
+        if a.load(Ordering::SeqCst) {
+            uhttpd::AclDecision::Grant(uhttpd::ACL_RO)
+        } else {
+            uhttpd::AclDecision::Deny(403)
+        }
+    })));
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    assert_eq!(body_of(&server, "/d/f.txt"), (200, "one".into()));
+    allowed.store(false, Ordering::SeqCst);
+    assert_eq!(body_of(&server, "/d/f.txt").0, 403);
+    assert_eq!(count(&asked), 3);
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -118,18 +118,6 @@ fn plain_http_on_the_tls_port_is_told_to_use_https() {
 }
 
 #[test]
-fn a_tls_client_hello_on_a_plain_port_is_closed_without_a_reply() {
-    let server = start(config());
-    counted_route(&server, "/hello", Methods::GET, "plain");
-    let mut client = Client::connect(&server);
-    // A ClientHello's record header: handshake, TLS 1.0 record version, length.
-    client.send(&[
-        0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03,
-    ]);
-    client.expect_closed();
-}
-
-#[test]
 fn a_handshake_that_never_finishes_ends_at_the_header_timeout_and_frees_its_slot() {
     let limits = Limits {
         header_timeout: Duration::from_millis(600),

@@ -90,7 +90,7 @@ impl Connection {
                         Some(event) => event,
                         None => match x.streaming() {
                             None => {
-                                log::error!(target: "uhttpd", "handler for {} returned without a reply; answering 500", x.target);
+                                log::error!(target: "uhttpd", "handler for {} returned without a reply; answering 500", x.line.target());
                                 ReplyEvent::Deny(500)
                             }
                             Some(Framing::Chunked) => ReplyEvent::ChunkEnd,

@@ -3,13 +3,16 @@
 //! callback), so the connection runs it on the blocking pool.
 
 use std::fs::{File, Metadata};
+use std::io;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
 use crate::acl::Access;
 use crate::drivers::file_acl;
+use crate::drivers::open_files::{mime_of, OpenFile, OpenFiles, Opened, Validators};
 use crate::fs::{is_reserved_name, DeviceFs, EntryKind, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
 use crate::http::exchange::{Exchange, ReplyBody};
@@ -17,8 +20,6 @@ use crate::http::reply::{error_reply, ReplyHead, Status};
 use crate::http::request::RequestHead;
 use crate::io::conn::COALESCE_BODY_BYTES;
 use crate::io::conn::{Connection, Next};
-use std::io;
-use std::sync::Arc;
 
 /// A `serve(prefix, base, dirs, ext)` registration.
 #[derive(Clone, Debug)]
@@ -49,8 +50,8 @@ pub enum Outcome {
 /// An open file and which bytes of it to send.
 #[derive(Debug)]
 pub struct FileReply {
-    pub file: File,
-    pub mime: String,
+    pub file: Arc<OpenFile>,
+    pub mime: Bytes,
     /// First byte and byte count to send.
     pub start: u64,
     pub len: u64,
@@ -61,39 +62,20 @@ pub struct FileReply {
     /// A `.gz` twin exists (looked up for gzip clients only), so the reply
     /// depends on `Accept-Encoding`.
     pub vary: bool,
-    pub validators: Validators,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: String,
-    pub last_modified: String,
+/// A file found and opened (the candidate path it was found at), with its
+/// gzip twin if any.
+struct Found<'a> {
+    vpath: &'a VirtualPath,
+    plain: Option<Arc<OpenFile>>,
+    gz: Option<Arc<OpenFile>>,
 }
 
-impl Validators {
-    fn of(meta: &Metadata) -> Validators {
-        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let nanos = modified
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Validators {
-            etag: format!("\"{:x}-{:x}\"", meta.len(), nanos),
-            last_modified: httpdate::fmt_http_date(modified),
-        }
-    }
-}
-
-/// A file found and opened, with its gzip twin if any.
-struct Found {
-    vpath: VirtualPath,
-    plain: Option<(File, Metadata)>,
-    gz: Option<(File, Metadata)>,
-}
-
-enum Located {
+enum Located<'a> {
     /// A directory, opened for reading its entries.
     Dir(VirtualPath, File),
-    File(Box<Found>),
+    File(Found<'a>),
 }
 
 impl FileServer {
@@ -102,6 +84,7 @@ impl FileServer {
     pub fn decide(
         &self,
         fs: &DeviceFs,
+        open_files: &OpenFiles,
         head: &RequestHead,
         acl: &dyn Fn(&VirtualPath, Access) -> Result<(), u16>,
     ) -> Outcome {
@@ -111,19 +94,18 @@ impl FileServer {
             Err(PathError::Hostile(_)) => return Outcome::Refused(400),
             Err(PathError::NotFound) => return Outcome::Refused(404),
         };
-        let resolved = match &self.base {
-            Some(base) => requested.within(base),
-            None => requested.clone(),
-        };
+        let based = self.base.as_ref().map(|base| requested.within(base));
+        let resolved = based.as_ref().unwrap_or(&requested);
         let ext_first = fs
             .ext()
             .filter(|_| self.try_ext)
             .map(|ext| resolved.within(ext));
         let gzip = accepts_gzip(head);
         let located = ext_first
+            .as_ref()
             .into_iter()
             .chain(std::iter::once(resolved))
-            .find_map(|candidate| locate(fs, candidate, gzip));
+            .find_map(|candidate| locate(fs, open_files, candidate, gzip));
         match located {
             None => Outcome::Refused(404),
             Some(Located::Dir(vpath, dir)) => {
@@ -140,10 +122,10 @@ impl FileServer {
             }
             Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
             Some(Located::File(found)) => {
-                if let Err(code) = acl(&found.vpath, Access::Read) {
+                if let Err(code) = acl(found.vpath, Access::Read) {
                     return Outcome::Refused(code);
                 }
-                serve_file(*found, head)
+                serve_file(found, head)
             }
         }
     }
@@ -203,41 +185,47 @@ impl FileServer {
 
 /// Finds `candidate` on disk: a directory, a file, or (for a client that
 /// accepts gzip, the only one it could be sent to) its `.gz` twin.
-fn locate(fs: &DeviceFs, candidate: VirtualPath, gzip: bool) -> Option<Located> {
-    let opened = |vpath: &VirtualPath| fs.open_read_with_metadata(vpath).ok();
-    let plain = match opened(&candidate) {
-        Some((dir, meta)) if meta.is_dir() => return Some(Located::Dir(candidate.as_dir(), dir)),
-        other => other,
+fn locate<'a>(
+    fs: &DeviceFs,
+    open_files: &OpenFiles,
+    candidate: &'a VirtualPath,
+    gzip: bool,
+) -> Option<Located<'a>> {
+    let plain = match open_files.open(fs, candidate) {
+        Some(Opened::Dir(dir)) => return Some(Located::Dir(candidate.as_dir(), dir)),
+        Some(Opened::File(file)) => Some(file),
+        None => None,
     };
     let gz = candidate
         .file_name()
         .filter(|_| gzip)
-        .and_then(|_| opened(&VirtualPath::from_device(&format!("{candidate}.gz")).ok()?))
-        .filter(|(_, meta)| meta.is_file());
-    let plain = plain.filter(|(_, meta)| meta.is_file());
+        .and_then(|_| VirtualPath::from_device(&format!("{candidate}.gz")).ok())
+        .and_then(|twin| match open_files.open(fs, &twin)? {
+            Opened::File(file) => Some(file),
+            Opened::Dir(_) => None,
+        });
     if plain.is_none() && gz.is_none() {
         return None;
     }
-    Some(Located::File(Box::new(Found {
+    Some(Located::File(Found {
         vpath: candidate,
         plain,
         gz,
-    })))
+    }))
 }
 
 fn serve_file(found: Found, head: &RequestHead) -> Outcome {
     let vary = found.gz.is_some();
-    let (file, meta, gzip) = match (found.plain, found.gz) {
-        (_, Some((file, meta))) => (file, meta, true),
-        (Some((file, meta)), _) => (file, meta, false),
+    let (file, gzip) = match (found.plain, found.gz) {
+        (_, Some(gz)) => (gz, true),
+        (Some(plain), _) => (plain, false),
         (None, _) => return Outcome::Refused(404),
     };
-    let validators = Validators::of(&meta);
-    if not_modified(head, &validators, &meta) {
-        return Outcome::NotModified(validators);
+    if not_modified(head, &file.validators, &file.meta) {
+        return Outcome::NotModified(file.validators.clone());
     }
-    let total = meta.len();
-    let range = match range_of(head, &validators) {
+    let total = file.meta.len();
+    let range = match range_of(head, &file.validators) {
         Some(spec) => match spec.resolve(total) {
             Some(range) => Some(range),
             None => return Outcome::RangeNotSatisfiable(total),
@@ -245,10 +233,12 @@ fn serve_file(found: Found, head: &RequestHead) -> Outcome {
         None => None,
     };
     let (start, len) = range.unwrap_or((0, total));
-    let mime = mime_guess::from_path(found.vpath.file_name().unwrap_or(""))
-        .first_or_octet_stream()
-        .essence_str()
-        .to_string();
+    // A `.gz` twin is sent as the type of the name asked for.
+    let mime = if gzip {
+        mime_of(found.vpath)
+    } else {
+        file.mime.clone()
+    };
     Outcome::File(FileReply {
         file,
         mime,
@@ -258,7 +248,6 @@ fn serve_file(found: Found, head: &RequestHead) -> Outcome {
         partial: range.is_some(),
         gzip,
         vary,
-        validators,
     })
 }
 
@@ -282,7 +271,7 @@ fn accepts_gzip(head: &RequestHead) -> bool {
 fn not_modified(head: &RequestHead, validators: &Validators, meta: &Metadata) -> bool {
     if let Some(tags) = head.header("if-none-match") {
         let tags = String::from_utf8_lossy(tags);
-        let ours = validators.etag.trim_start_matches("W/");
+        let ours = validators.etag_text().trim_start_matches("W/");
         return tags
             .split(',')
             .map(str::trim)
@@ -335,7 +324,7 @@ fn range_of(head: &RequestHead, validators: &Validators) -> Option<RangeSpec> {
     if let Some(if_range) = head.header("if-range") {
         let if_range = String::from_utf8_lossy(if_range);
         let if_range = if_range.trim();
-        if if_range != validators.etag && if_range != validators.last_modified {
+        if if_range != validators.etag_text() && if_range != validators.last_modified_text() {
             return None;
         }
     }
@@ -380,35 +369,41 @@ impl Connection {
     pub(crate) async fn serve_files(
         &mut self,
         x: &mut Exchange,
-        info: Arc<RequestInfo>,
+        info: RequestInfo,
         files: Arc<FileServer>,
     ) -> Next {
-        let shared = self.shared.clone();
-        let has_acl = shared
+        let has_acl = self
+            .shared
             .file_acl
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .is_some();
         let outcome = if has_acl {
             // The ACL callback runs on the decision pool; wait for it off the I/O thread.
+            let shared = self.shared.clone();
             tokio::task::spawn_blocking(move || {
-                files.decide(&shared.fs, &info.head, &|vpath, access| {
-                    file_acl(&shared, vpath, access)
-                })
+                files.decide(
+                    &shared.fs,
+                    &shared.open_files,
+                    &info.head,
+                    &|vpath, access| file_acl(&shared, vpath, access),
+                )
             })
             .await
             .unwrap_or(Outcome::Refused(500))
         } else {
-            // A few stat/open calls on cached metadata: cheaper here than a
-            // hop to the blocking pool and back (nginx decides inline too).
-            files.decide(&shared.fs, &info.head, &|_, _| Ok(()))
+            // At most an open and a stat (none when the open is cached):
+            // cheaper here than a hop to the blocking pool and back (nginx
+            // decides inline too).
+            let shared = &self.shared;
+            files.decide(&shared.fs, &shared.open_files, &info.head, &|_, _| Ok(()))
         };
         let reply = match outcome {
             Outcome::File(file) => return self.send_found(x, file).await,
             Outcome::NotModified(validators) => {
                 let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
-                let _ = head.add_header("ETag", validators.etag);
-                let _ = head.add_header("Last-Modified", validators.last_modified);
+                head.add_server_header("ETag", validators.etag);
+                head.add_server_header("Last-Modified", validators.last_modified);
                 (head, Bytes::new())
             }
             Outcome::Listing(document) => {
@@ -433,38 +428,49 @@ impl Connection {
         self.reply_and_finish(x, reply).await
     }
 
-    /// A file found: its head and bytes (small ones with the head in one
-    /// write, others by sendfile).
-    async fn send_found(&mut self, x: &mut Exchange, file: FileReply) -> Next {
-        let mut head = ReplyHead::new(
-            Status::from_code(if file.partial { 206 } else { 200 }).unwrap_or_default(),
-        );
-        head.content_type = Some(Bytes::from(file.mime.clone()));
-        let _ = head.add_header("Last-Modified", file.validators.last_modified.clone());
-        let _ = head.add_header("ETag", file.validators.etag.clone());
-        let _ = head.add_header("Accept-Ranges", "bytes");
-        if file.partial {
-            let end = file.start + file.len - 1;
-            let _ = head.add_header(
+    /// A file found: its head and bytes (small ones read straight after
+    /// the head and sent with it in one write, others by sendfile).
+    async fn send_found(&mut self, x: &mut Exchange, reply: FileReply) -> Next {
+        let validators = &reply.file.validators;
+        let mut head = ReplyHead {
+            status: Status::from_code(if reply.partial { 206 } else { 200 }).unwrap_or_default(),
+            content_type: Some(reply.mime.clone()),
+            // Room for every header a file reply can have.
+            headers: Vec::with_capacity(6),
+            allow_cors: false,
+        };
+        head.add_server_header("Last-Modified", validators.last_modified.clone());
+        head.add_server_header("ETag", validators.etag.clone());
+        head.add_server_header("Accept-Ranges", "bytes");
+        if reply.partial {
+            let end = reply.start + reply.len - 1;
+            head.add_server_header(
                 "Content-Range",
-                format!("bytes {}-{end}/{}", file.start, file.total),
+                format!("bytes {}-{end}/{}", reply.start, reply.total),
             );
         }
-        if file.gzip {
-            let _ = head.add_header("Content-Encoding", "gzip");
+        if reply.gzip {
+            head.add_server_header("Content-Encoding", "gzip");
         }
-        if file.vary {
-            let _ = head.add_header("Vary", "Accept-Encoding");
+        if reply.vary {
+            head.add_server_header("Vary", "Accept-Encoding");
         }
-        let sent = if file.len <= COALESCE_BODY_BYTES as u64 {
-            // Small files: read them and send head and body in one write.
-            match read_range(&file.file, file.start, file.len) {
-                Ok(body) => self.write_full(x, &head, &body).await,
-                Err(_) => return Next::Close,
+        let file = &reply.file.file;
+        let sent = if reply.len <= COALESCE_BODY_BYTES as u64 {
+            match self.encode_whole(x, &head, reply.len) {
+                Ok(true) => match read_into(&mut self.out, file, reply.start, reply.len) {
+                    Ok(()) => self.write_out(x).await,
+                    Err(_) => return Next::Close,
+                },
+                Ok(false) => self.write_out(x).await,
+                Err(e) => Err(e),
             }
         } else {
-            match self.write_head(x, &head, ReplyBody::Length(file.len)).await {
-                Ok(()) if !x.head_only => self.send_file(x, &file.file, file.start, file.len).await,
+            match self
+                .write_head(x, &head, ReplyBody::Length(reply.len))
+                .await
+            {
+                Ok(()) if !x.head_only => self.send_file(x, file, reply.start, reply.len).await,
                 other => other,
             }
         };
@@ -475,12 +481,14 @@ impl Connection {
     }
 }
 
-/// `len` bytes of `file` from `start` (a small file sent with its head).
-fn read_range(file: &std::fs::File, start: u64, len: u64) -> io::Result<Vec<u8>> {
+/// Appends `len` bytes of `file` from `start` to `out` (a small file, read
+/// straight after its head).
+fn read_into(out: &mut BytesMut, file: &File, start: u64, len: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let mut body = vec![0; usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?];
-    file.read_exact_at(&mut body, start)?;
-    Ok(body)
+    let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let at = out.len();
+    out.resize(at + len, 0);
+    file.read_exact_at(&mut out[at..], start)
 }
 
 #[cfg(test)]

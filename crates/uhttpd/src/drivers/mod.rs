@@ -1,9 +1,10 @@
 //! One driver per endpoint kind: what the connection does with a routed
 //! request. Each is a method of [`Connection`] with the same shape,
-//! `(&mut self, &mut Exchange, Arc<RequestInfo>, endpoint) -> Next`, and
+//! `(&mut self, &mut Exchange, request, endpoint) -> Next` (the request an
+//! `Arc<RequestInfo>` only for the drivers that hand it to another thread), and
 //! renders its own outcome: [`callback`] (a handler thread), [`files`] (decide
-//! an `Outcome`, render it beside the decision), [`upload`], [`events`],
-//! [`websocket`].
+//! an `Outcome`, render it beside the decision; [`open_files`] keeps hot
+//! files open), [`upload`], [`events`], [`websocket`].
 
 use std::sync::mpsc as std_mpsc;
 
@@ -17,6 +18,7 @@ use crate::server::Shared;
 pub(crate) mod callback;
 pub mod events;
 pub mod files;
+pub mod open_files;
 pub mod upload;
 pub mod websocket;
 

@@ -148,7 +148,7 @@ impl Connection {
     pub(crate) async fn receive(
         &mut self,
         x: &mut Exchange,
-        info: Arc<RequestInfo>,
+        info: RequestInfo,
         receiver: Arc<Receiver>,
     ) -> Next {
         let target = match receiver.target(&self.shared.fs, &info.head) {
@@ -214,7 +214,7 @@ impl Connection {
             // The body was not read to its end: answer, then close.
             Err(UploadFailure::Status(code)) => {
                 if code == 507 {
-                    log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.target);
+                    log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.line.target());
                 }
                 x.close_after();
                 self.reply_and_finish(x, error_reply(code)).await

@@ -241,11 +241,10 @@ impl Connection {
 /// Both ends of a session for a plain request, without a socket (unit tests).
 #[cfg(test)]
 pub(crate) fn test_session() -> (WsSession, WsBridge) {
-    let head =
-        crate::http::request::parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &Default::default())
-            .unwrap()
-            .unwrap()
-            .0;
+    let mut raw = bytes::BytesMut::from(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]);
+    let head = crate::http::request::parse_head(&mut raw, &Default::default())
+        .unwrap()
+        .unwrap();
     session(Arc::new(RequestInfo {
         head,
         remote: "127.0.0.1:9".parse().unwrap(),
@@ -255,7 +254,7 @@ pub(crate) fn test_session() -> (WsSession, WsBridge) {
 
 /// Checks an upgrade request; the `101` reply, or the status to refuse with.
 pub fn handshake(head: &RequestHead, webrepl_compatible: bool) -> Result<Bytes, u16> {
-    if head.method != "GET" || !head.has_token("upgrade", "websocket") {
+    if head.method() != "GET" || !head.has_token("upgrade", "websocket") {
         return Err(426);
     }
     if !head.has_token("connection", "upgrade") {
@@ -303,10 +302,9 @@ mod tests {
     use crate::http::request::{parse_head, HeadLimits};
 
     fn head(text: &str) -> RequestHead {
-        parse_head(text.as_bytes(), &HeadLimits::default())
+        parse_head(&mut text.into(), &HeadLimits::default())
             .unwrap()
             .unwrap()
-            .0
     }
 
     const UPGRADE: &str =

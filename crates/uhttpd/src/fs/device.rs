@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
@@ -29,7 +30,7 @@ pub fn is_reserved_name(name: &str) -> bool {
 
 /// True when any component of `vpath` is a reserved name.
 pub(crate) fn names_reserved(vpath: &VirtualPath) -> bool {
-    vpath.components().iter().any(|c| is_reserved_name(c))
+    vpath.components().any(is_reserved_name)
 }
 
 /// The host directory that plays the device's `/`, and where external storage
@@ -41,6 +42,25 @@ pub struct DeviceFs {
     /// the directory at `root` is replaced (a deploy that swaps it).
     root_dir: Arc<RwLock<Arc<OwnedFd>>>,
     ext: Option<VirtualPath>,
+    changes: Changes,
+}
+
+/// Counts the changes this server made beneath root (uploads landed, files
+/// and trees deleted, directories made), so that what was opened before one
+/// is known to predate it (the file server's open-file cache).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Changes(Arc<AtomicU64>);
+
+impl Changes {
+    /// One more change, made already: whoever reads the count after this
+    /// and then opens a file sees the change.
+    pub(crate) fn record(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 /// A handle on a directory to resolve beneath (O_PATH: not for reading it).
@@ -109,7 +129,18 @@ impl DeviceFs {
             root,
             root_dir,
             ext,
+            changes: Changes::default(),
         })
+    }
+
+    /// How many changes this server made beneath root so far (see [`Changes`]).
+    pub fn changes(&self) -> u64 {
+        self.changes.count()
+    }
+
+    /// Where the changes this server makes beneath root are counted.
+    pub(crate) fn change_log(&self) -> &Changes {
+        &self.changes
     }
 
     /// The host directory playing the device's `/` (canonicalized).
@@ -135,9 +166,9 @@ impl DeviceFs {
             return Err(PathError::NotFound);
         }
         let relative = if vpath.is_root() {
-            ".".to_string()
+            "."
         } else {
-            vpath.components().join("/")
+            vpath.relative()
         };
         let flags = flags | OFlags::CLOEXEC;
         if !linux_fast_paths() {
@@ -146,9 +177,9 @@ impl DeviceFs {
         let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         // Root itself always opens from the handle: see whether it is still root.
         let root_dir = self.root_handle_checked(vpath.is_root())?;
-        let opened = match openat2_retry(&root_dir, &relative, flags, beneath) {
+        let opened = match openat2_retry(&root_dir, relative, flags, beneath) {
             Err(Errno::NOENT) if self.root_replaced(&root_dir) => {
-                openat2_retry(&*self.reopen_root()?, &relative, flags, beneath)
+                openat2_retry(&*self.reopen_root()?, relative, flags, beneath)
             }
             other => other,
         };
@@ -264,7 +295,7 @@ impl DeviceFs {
     /// `RESOLVE_NO_SYMLINKS` (see [`DeviceFs::open`]).
     pub fn resolve(&self, vpath: &VirtualPath) -> Result<PathBuf, PathError> {
         let mut host = self.root.clone();
-        let mut rest = vpath.components().iter();
+        let mut rest = vpath.components();
         for name in rest.by_ref() {
             let candidate = host.join(name);
             match std::fs::symlink_metadata(&candidate) {
@@ -647,8 +678,11 @@ mod tests {
                         {
                             let leaves =
                                 full.starts_with(&VirtualPath::from_device("/out").unwrap());
-                            let below_file =
-                                full.components().windows(2).any(|w| w == ["a", "file.txt"]);
+                            let below_file = full
+                                .components()
+                                .collect::<Vec<_>>()
+                                .windows(2)
+                                .any(|w| w == ["a", "file.txt"]);
                             assert!(leaves || below_file, "{raw:?} in {base}");
                         }
                     }

@@ -24,8 +24,11 @@ pub enum PathError {
 /// control chars, "." or "..", and whether it ended with '/'.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VirtualPath {
-    components: Vec<String>,
-    // Always true when `components` is empty: root is a directory.
+    /// The components joined with '/', no leading or trailing one ("www/x.txt";
+    /// empty for root): one allocation per path, and already the relative
+    /// path the kernel resolves beneath root.
+    text: String,
+    // Always true when `text` is empty: root is a directory.
     dir: bool,
 }
 
@@ -33,7 +36,7 @@ impl VirtualPath {
     /// "/".
     pub fn root() -> VirtualPath {
         VirtualPath {
-            components: Vec::new(),
+            text: String::new(),
             dir: true,
         }
     }
@@ -45,10 +48,7 @@ impl VirtualPath {
         if !raw.starts_with('/') {
             return Err(PathError::Hostile("path must start with '/'"));
         }
-        Self::parse(raw, |c| {
-            let bytes = percent_decode_strict(c)?;
-            String::from_utf8(bytes).map_err(|_| PathError::Hostile("path is not valid UTF-8"))
-        })
+        Self::parse(raw, true)
     }
 
     /// A device path as a program writes it (no percent-decoding): "/lib/x.py",
@@ -57,30 +57,43 @@ impl VirtualPath {
         if name.is_empty() {
             return Err(PathError::Hostile("empty path"));
         }
-        Self::parse(name, |c| Ok(c.to_owned()))
+        Self::parse(name, false)
     }
 
-    fn parse(
-        raw: &str,
-        decode: impl Fn(&str) -> Result<String, PathError>,
-    ) -> Result<VirtualPath, PathError> {
+    fn parse(raw: &str, percent_encoded: bool) -> Result<VirtualPath, PathError> {
         // The raw length bounds the decoded one, so this also caps host path length.
         if raw.len() > MAX_PATH_LEN {
             return Err(PathError::Hostile("path too long"));
         }
-        let mut components = Vec::new();
+        let mut text = String::with_capacity(raw.len());
         for part in raw.split('/').filter(|p| !p.is_empty()) {
-            let name = decode(part)?;
-            check_component(&name)?;
-            components.push(name);
+            if !text.is_empty() {
+                text.push('/');
+            }
+            let start = text.len();
+            if percent_encoded && part.contains('%') {
+                let bytes = percent_decode_strict(part)?;
+                let name = std::str::from_utf8(&bytes)
+                    .map_err(|_| PathError::Hostile("path is not valid UTF-8"))?;
+                text.push_str(name);
+            } else {
+                text.push_str(part);
+            }
+            check_component(&text[start..])?;
         }
-        let dir = components.is_empty() || raw.ends_with('/');
-        Ok(VirtualPath { components, dir })
+        let dir = text.is_empty() || raw.ends_with('/');
+        Ok(VirtualPath { text, dir })
     }
 
-    /// The names from `/` down, decoded; empty for root.
-    pub fn components(&self) -> &[String] {
-        &self.components
+    /// The names from `/` down, decoded; none for root.
+    pub fn components(&self) -> impl Iterator<Item = &str> + '_ {
+        self.text.split('/').filter(|c| !c.is_empty())
+    }
+
+    /// The components joined with '/' ("www/x.txt"; empty for root): the
+    /// path relative to root.
+    pub fn relative(&self) -> &str {
+        &self.text
     }
 
     /// Ended with '/' (root is a dir).
@@ -90,50 +103,68 @@ impl VirtualPath {
 
     /// The device's `/` itself.
     pub fn is_root(&self) -> bool {
-        self.components.is_empty()
+        self.text.is_empty()
     }
 
     /// `self` inside `base` (the seed's `base` prepend): base "/www/data" +
     /// "/subdir/x" = "/www/data/subdir/x"; keeps self's dir flag.
     pub fn within(&self, base: &VirtualPath) -> VirtualPath {
-        let mut components = base.components.clone();
-        components.extend(self.components.iter().cloned());
-        let dir = self.dir || components.is_empty();
-        VirtualPath { components, dir }
+        let text = match (base.is_root(), self.is_root()) {
+            (true, _) => self.text.clone(),
+            (false, true) => base.text.clone(),
+            (false, false) => format!("{}/{}", base.text, self.text),
+        };
+        let dir = self.dir || text.is_empty();
+        VirtualPath { text, dir }
     }
 
     /// True when `self` is `other` or below it (component-wise: "/sdcard" is
     /// not below "/sd").
     pub fn starts_with(&self, other: &VirtualPath) -> bool {
-        self.components.starts_with(&other.components)
+        match self.text.strip_prefix(&other.text) {
+            Some(rest) => other.is_root() || rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
     }
 
     /// The directory made of the first `n` components (all of them at most).
     pub fn prefix(&self, n: usize) -> VirtualPath {
+        let end = match n {
+            0 => 0,
+            n => self
+                .text
+                .match_indices('/')
+                .nth(n - 1)
+                .map_or(self.text.len(), |(i, _)| i),
+        };
         VirtualPath {
-            components: self.components[..n.min(self.components.len())].to_vec(),
+            text: self.text[..end].to_string(),
             dir: true,
         }
     }
 
     /// The containing directory (dir=true); None for root.
     pub fn parent(&self) -> Option<VirtualPath> {
-        let (_, rest) = self.components.split_last()?;
+        if self.is_root() {
+            return None;
+        }
+        let end = self.text.rfind('/').unwrap_or(0);
         Some(VirtualPath {
-            components: rest.to_vec(),
+            text: self.text[..end].to_string(),
             dir: true,
         })
     }
 
     /// The last component; None for root.
     pub fn file_name(&self) -> Option<&str> {
-        self.components.last().map(String::as_str)
+        let start = self.text.rfind('/').map_or(0, |i| i + 1);
+        (!self.is_root()).then(|| &self.text[start..])
     }
 
     /// Same path, dir=true.
     pub fn as_dir(&self) -> VirtualPath {
         VirtualPath {
-            components: self.components.clone(),
+            text: self.text.clone(),
             dir: true,
         }
     }
@@ -141,13 +172,9 @@ impl VirtualPath {
 
 impl fmt::Display for VirtualPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.components.is_empty() {
-            return f.write_str("/");
-        }
-        for c in &self.components {
-            write!(f, "/{c}")?;
-        }
-        if self.dir {
+        f.write_str("/")?;
+        f.write_str(&self.text)?;
+        if self.dir && !self.is_root() {
             f.write_str("/")?;
         }
         Ok(())
@@ -494,7 +521,7 @@ pub(crate) mod tests {
                 "{raw:?} gave {c:?}"
             );
             assert!(!c.is_empty() && c.len() <= MAX_COMPONENT_LEN, "{raw:?}");
-            let mut host = Path::new(c.as_str()).components();
+            let mut host = Path::new(c).components();
             assert!(
                 matches!(host.next(), Some(Component::Normal(_))),
                 "{raw:?} gave {c:?}"
@@ -539,7 +566,7 @@ pub(crate) mod tests {
     fn accepted_exactly() {
         for &(raw, comps, dir) in ACCEPTED {
             let v = VirtualPath::from_url(raw).unwrap_or_else(|e| panic!("{raw:?}: {e:?}"));
-            assert_eq!(v.components(), comps, "{raw:?}");
+            assert_eq!(v.components().collect::<Vec<_>>(), comps, "{raw:?}");
             assert_eq!(v.is_dir(), dir, "{raw:?}");
         }
     }
@@ -547,7 +574,7 @@ pub(crate) mod tests {
     #[test]
     fn decodes_once() {
         let v = VirtualPath::from_url("/%252e%252e/").unwrap();
-        assert_eq!(v.components(), ["%2e%2e"]);
+        assert_eq!(v.components().collect::<Vec<_>>(), ["%2e%2e"]);
         // The decoded name is never decoded again, even by from_device.
         assert_eq!(VirtualPath::from_device("/%2e%2e/").unwrap(), v);
     }
@@ -603,11 +630,14 @@ pub(crate) mod tests {
         let p = |s: &str| VirtualPath::from_device(s);
         assert_eq!(p("main.py").unwrap().to_string(), "/main.py");
         assert_eq!(p("main.py"), p("/main.py"));
-        assert_eq!(p("/lib/x.py").unwrap().components(), ["lib", "x.py"]);
+        assert_eq!(
+            p("/lib/x.py").unwrap().components().collect::<Vec<_>>(),
+            ["lib", "x.py"]
+        );
         assert_eq!(p("lib/").unwrap().to_string(), "/lib/");
         assert!(p("/").unwrap().is_root());
-        assert_eq!(p("%2e%2e").unwrap().components(), ["%2e%2e"]);
-        assert_eq!(p("a%2fb").unwrap().components(), ["a%2fb"]);
+        assert_eq!(p("%2e%2e").unwrap().relative(), "%2e%2e");
+        assert_eq!(p("a%2fb").unwrap().relative(), "a%2fb");
         for bad in [
             "", "..", ".", "./x", "../x", "/../x", "a/../b", "a/./b", "a\\b", "\\x", "C:x", "c:",
             "/d:/x", "a\0b", "a\nb", "a\x7f",
@@ -649,5 +679,16 @@ pub(crate) mod tests {
         assert_eq!(x.as_dir().to_string(), "/subdir/x/");
         assert!(x.as_dir().is_dir() && !x.is_dir());
         assert_eq!(u("/a%20b/c").to_string(), "/a b/c");
+
+        let deep = u("/a/b/c");
+        assert_eq!(deep.relative(), "a/b/c");
+        assert_eq!(root.relative(), "");
+        assert_eq!(deep.prefix(0), root);
+        assert_eq!(deep.prefix(1).to_string(), "/a/");
+        assert_eq!(deep.prefix(2).to_string(), "/a/b/");
+        assert_eq!(deep.prefix(3), deep.as_dir());
+        assert_eq!(deep.prefix(9), deep.as_dir());
+        assert!(!u("/ab").starts_with(&u("/a")));
+        assert!(u("/a/b").starts_with(&u("/a")));
     }
 }

@@ -12,7 +12,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use super::device::{names_reserved, DeviceFs, TEMP_SUFFIX};
+use super::device::{names_reserved, Changes, DeviceFs, TEMP_SUFFIX};
 use super::path::VirtualPath;
 
 /// The status for a failed disk operation.
@@ -49,7 +49,7 @@ fn open_subdir<P: rustix::path::Arg>(parent: &OwnedFd, name: P) -> Result<OwnedF
 /// the one before and opened without following a link (`O_NOFOLLOW`), so a
 /// link swapped in meanwhile fails instead of being followed.
 fn make_dirs(fs: &DeviceFs, dir: &VirtualPath) -> Result<(OwnedFd, bool), u16> {
-    let names = dir.components();
+    let names: Vec<&str> = dir.components().collect();
     let mut existing = names.len();
     let mut fd = loop {
         match fs.open_dir(&dir.prefix(existing)) {
@@ -59,12 +59,12 @@ fn make_dirs(fs: &DeviceFs, dir: &VirtualPath) -> Result<(OwnedFd, bool), u16> {
         }
     };
     for name in &names[existing..] {
-        match rustix::fs::mkdirat(&fd, name.as_str(), Mode::from_raw_mode(0o777)) {
+        match rustix::fs::mkdirat(&fd, *name, Mode::from_raw_mode(0o777)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(errno_status(e)),
         }
-        fd = open_subdir(&fd, name.as_str()).map_err(|e| {
-            match rustix::fs::statat(&fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        fd = open_subdir(&fd, *name).map_err(|e| {
+            match rustix::fs::statat(&fd, *name, AtFlags::SYMLINK_NOFOLLOW) {
                 // A link (one leading out of root, or swapped in meanwhile) is not followed.
                 Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => 404,
                 // A name taken by a file.
@@ -88,6 +88,9 @@ fn writable(vpath: &VirtualPath) -> Result<(), u16> {
 pub fn make_dir(fs: &DeviceFs, vpath: &VirtualPath) -> Result<u16, u16> {
     writable(vpath)?;
     let (_, made) = make_dirs(fs, vpath)?;
+    if made {
+        fs.change_log().record();
+    }
     Ok(if made { 201 } else { 200 })
 }
 
@@ -121,6 +124,7 @@ pub fn delete(
             return Err(404);
         }
         rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty()).map_err(errno_status)?;
+        fs.change_log().record();
         return Ok(204);
     }
     if force {
@@ -128,9 +132,13 @@ pub fn delete(
         let name = CString::new(name).map_err(|_| 400u16)?;
         let tree = Doomed::collect(&dir, name, vpath.as_dir().to_string(), &stat)?;
         tree.ask(acl)?;
-        tree.remove(&dir)?;
+        // Whatever the outcome, part of the tree may be gone.
+        let removed = tree.remove(&dir);
+        fs.change_log().record();
+        removed?;
     } else {
         rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::REMOVEDIR).map_err(errno_status)?;
+        fs.change_log().record();
     }
     Ok(204)
 }
@@ -240,6 +248,7 @@ pub struct PendingUpload {
     temp: String,
     name: String,
     replaces: bool,
+    changes: Changes,
 }
 
 impl PendingUpload {
@@ -273,6 +282,7 @@ impl PendingUpload {
             temp,
             name: name.to_string(),
             replaces,
+            changes: fs.change_log().clone(),
         })
     }
 
@@ -288,6 +298,7 @@ impl PendingUpload {
         drop(file);
         rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.name.as_str())
             .map_err(errno_status)?;
+        self.changes.record();
         // Make the rename itself durable (best effort: not every filesystem can).
         let _ = rustix::fs::fsync(&self.dir);
         self.temp.clear();

@@ -19,7 +19,7 @@ use crate::limits;
 use crate::Methods;
 
 /// What a handler or authenticator may know about a request.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RequestInfo {
     /// The request line and headers as parsed.
     pub head: RequestHead,
@@ -47,20 +47,27 @@ impl RequestInfo {
 
     /// "the handler for GET /path", how log lines name the callback.
     pub fn handler_name(&self) -> String {
-        format!("the handler for {} {}", self.head.method, self.head.target)
+        format!(
+            "the handler for {} {}",
+            self.head.method(),
+            self.head.target()
+        )
     }
 
     /// Every header once: lowercase names in the order first seen, the values
     /// of repeated fields joined by `, ` (the seed's `headers()`).
     pub fn headers_joined(&self) -> Vec<(String, Vec<u8>)> {
         let mut joined: Vec<(String, Vec<u8>)> = Vec::new();
-        for field in &self.head.headers {
-            match joined.iter_mut().find(|(seen, _)| *seen == field.name) {
+        for (name, field) in self.head.fields() {
+            match joined
+                .iter_mut()
+                .find(|(seen, _)| seen.eq_ignore_ascii_case(name))
+            {
                 Some((_, value)) => {
                     value.extend_from_slice(b", ");
-                    value.extend_from_slice(&field.value);
+                    value.extend_from_slice(field);
                 }
-                None => joined.push((field.name.clone(), field.value.clone())),
+                None => joined.push((name.to_ascii_lowercase(), field.to_vec())),
             }
         }
         joined

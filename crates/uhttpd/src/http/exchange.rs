@@ -6,7 +6,7 @@
 //! here does I/O, so every rule is unit-tested on values.
 
 use super::reply::{Framing, Wire};
-use super::request::{BodyDecoder, ProtoError, RequestHead, Version};
+use super::request::{BodyDecoder, ProtoError, RequestHead, RequestLine, Version};
 
 /// Why a request body could not be read to its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +69,8 @@ pub(crate) enum AfterReply {
 
 /// One request's progress: decisions here, bytes in the connection loop.
 pub(crate) struct Exchange {
-    pub(crate) method: String,
-    pub(crate) target: String,
+    /// The method and target, for the access log.
+    pub(crate) line: RequestLine,
     pub(crate) version: Version,
     /// HEAD: the reply's head only.
     pub(crate) head_only: bool,
@@ -92,10 +92,9 @@ impl Exchange {
     /// `max_drain_bytes` is not skipped to keep the connection.
     pub(crate) fn new(head: &RequestHead, max_drain_bytes: u64) -> Exchange {
         Exchange {
-            method: head.method.clone(),
-            target: head.target.clone(),
+            line: head.line().clone(),
             version: head.version,
-            head_only: head.method == "HEAD",
+            head_only: head.method() == "HEAD",
             decoder: BodyDecoder::new(head.body),
             status: 0,
             bytes_out: 0,
@@ -261,7 +260,7 @@ mod tests {
 
     fn exchange(head: &str) -> Exchange {
         let raw = head.replace('\n', "\r\n") + "\r\n";
-        let (head, _) = parse_head(raw.as_bytes(), &HeadLimits::default())
+        let head = parse_head(&mut raw.as_str().into(), &HeadLimits::default())
             .unwrap()
             .unwrap();
         Exchange::new(&head, 1000)

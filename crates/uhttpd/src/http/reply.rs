@@ -16,7 +16,8 @@ const MANAGED_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "conn
 pub struct Status {
     /// The three-digit code, 100..599.
     pub code: u16,
-    line: Bytes,
+    /// The text after the code (a standard one is static: no allocation).
+    reason: Bytes,
 }
 
 impl Status {
@@ -35,7 +36,7 @@ impl Status {
             .unwrap_or("Unknown");
         Ok(Status {
             code,
-            line: Bytes::from(format!("{code} {reason}")),
+            reason: Bytes::from_static(reason.as_bytes()),
         })
     }
 
@@ -65,13 +66,20 @@ impl Status {
         }
         Ok(Status {
             code,
-            line: Bytes::copy_from_slice(text),
+            reason: Bytes::copy_from_slice(&text[4..]),
         })
     }
 
+    /// The text after the code, e.g. `Not Found`.
+    pub fn reason(&self) -> &[u8] {
+        &self.reason
+    }
+
     /// The code and reason as sent after the HTTP version, e.g. `404 Not Found`.
-    pub fn line(&self) -> &[u8] {
-        &self.line
+    fn put_line(&self, out: &mut BytesMut) {
+        put_decimal(out, u64::from(self.code));
+        out.put_u8(b' ');
+        out.put_slice(&self.reason);
     }
 
     /// Replies with this status never carry a body (RFC 9110 §6.4.1).
@@ -84,7 +92,7 @@ impl Default for Status {
     fn default() -> Status {
         Status {
             code: Status::OK,
-            line: Bytes::from_static(b"200 OK"),
+            reason: Bytes::from_static(b"OK"),
         }
     }
 }
@@ -177,6 +185,15 @@ impl ReplyHead {
         self.headers.push((name, value));
         Ok(())
     }
+
+    /// Adds a header the server made itself (a file's validators, its
+    /// range), known to be well-formed: nothing to check.
+    pub(crate) fn add_server_header(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        let value = value.into();
+        debug_assert!(name.bytes().all(is_token_byte) && check_value("", &value).is_ok());
+        self.headers
+            .push((Bytes::from_static(name.as_bytes()), value));
+    }
 }
 
 fn check_value(what: &str, value: &[u8]) -> Result<()> {
@@ -190,7 +207,7 @@ fn check_value(what: &str, value: &[u8]) -> Result<()> {
 }
 
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 /// How the body of a reply is delimited on the wire.
@@ -216,7 +233,7 @@ pub(crate) fn encode_head(out: &mut BytesMut, head: &ReplyHead, framing: Framing
     } else {
         b"HTTP/1.1 "
     });
-    out.put_slice(head.status.line());
+    head.status.put_line(out);
     out.put_slice(b"\r\nServer: uhttpd\r\nDate: ");
     put_date(out);
     out.put_slice(b"\r\n");
@@ -231,7 +248,7 @@ pub(crate) fn encode_head(out: &mut BytesMut, head: &ReplyHead, framing: Framing
         Framing::Length(_) if bodiless => {}
         Framing::Length(n) => {
             out.put_slice(b"Content-Length: ");
-            out.put_slice(n.to_string().as_bytes());
+            put_decimal(out, n);
             out.put_slice(b"\r\n");
         }
         Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -253,6 +270,21 @@ pub(crate) fn encode_head(out: &mut BytesMut, head: &ReplyHead, framing: Framing
         out.put_slice(b"\r\n");
     }
     out.put_slice(b"\r\n");
+}
+
+/// `n` in decimal digits.
+fn put_decimal(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
 }
 
 /// An HTTP date, formatted once per second per thread.
@@ -277,7 +309,11 @@ fn put_date(out: &mut BytesMut) {
 /// A server-made reply (404, 401, 500…) with a short plain-text body.
 pub(crate) fn error_reply(code: u16) -> (ReplyHead, Bytes) {
     let status = Status::from_code(code).unwrap_or_default();
-    let body = Bytes::from(format!("{}\n", String::from_utf8_lossy(status.line())));
+    let body = Bytes::from(format!(
+        "{} {}\n",
+        status.code,
+        String::from_utf8_lossy(status.reason())
+    ));
     let mut head = ReplyHead::new(status);
     head.content_type = Some(Bytes::from_static(b"text/plain; charset=utf-8"));
     (head, body)
@@ -388,10 +424,19 @@ mod tests {
         cors: false,
     };
 
+    fn line(status: &Status) -> BytesMut {
+        let mut out = BytesMut::new();
+        status.put_line(&mut out);
+        out
+    }
+
     #[test]
     fn int_status_gets_its_reason_phrase() {
-        assert_eq!(Status::from_code(404).unwrap().line(), b"404 Not Found");
-        assert_eq!(Status::from_code(299).unwrap().line(), b"299 Unknown");
+        assert_eq!(
+            line(&Status::from_code(404).unwrap()),
+            &b"404 Not Found"[..]
+        );
+        assert_eq!(line(&Status::from_code(299).unwrap()), &b"299 Unknown"[..]);
         assert!(Status::from_code(99).is_err());
         assert!(Status::from_code(600).is_err());
     }
@@ -400,10 +445,14 @@ mod tests {
     fn text_status_is_checked_but_kept() {
         assert_eq!(Status::parse(b"201 Created").unwrap().code, 201);
         assert_eq!(
-            Status::parse(b"418 Short and stout").unwrap().line(),
-            b"418 Short and stout"
+            line(&Status::parse(b"418 Short and stout").unwrap()),
+            &b"418 Short and stout"[..]
         );
-        assert_eq!(Status::parse(b"404").unwrap().line(), b"404 Not Found");
+        assert_eq!(line(&Status::parse(b"404").unwrap()), &b"404 Not Found"[..]);
+        assert_eq!(
+            Status::parse(b"201 Created").unwrap(),
+            Status::from_code(201).unwrap()
+        );
         for bad in [
             &b"OK"[..],
             b"20 OK",
@@ -457,6 +506,24 @@ mod tests {
         let streamed = encoded(&ok, Framing::UntilClose, http10);
         assert!(streamed.starts_with("HTTP/1.0 200 OK") && streamed.contains("Connection: close"));
         assert!(encoded(&ok, Framing::Chunked, KEEP).contains("Transfer-Encoding: chunked"));
+    }
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        for n in [0, 7, 10, 1024, u64::MAX] {
+            let mut out = BytesMut::new();
+            put_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn token_bytes_are_rfc_9110s() {
+        let tchar = b"!#$%&'*+-.^_`|~";
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || tchar.contains(&b);
+            assert_eq!(is_token_byte(b), expected, "{b}");
+        }
     }
 
     #[test]

@@ -36,36 +36,108 @@ pub enum BodyKind {
     Chunked,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// ASCII-lowercased.
-    pub name: String,
-    pub value: Vec<u8>,
+/// Where a part of the head lies in its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The span of `part`, a slice of `buf` (as httparse hands them out).
+    fn of(buf: &[u8], part: &[u8]) -> Span {
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        Span {
+            start,
+            end: start + part.len(),
+        }
+    }
+
+    fn get(self, raw: &[u8]) -> &[u8] {
+        &raw[self.start..self.end]
+    }
 }
 
 #[derive(Clone, Debug)]
-pub struct RequestHead {
+enum Target {
+    /// As sent (origin-form, `*`, or the path of an absolute-form target).
+    Sent(Span),
+    /// An absolute-form target without a path, given its `/`.
+    Reduced(Box<str>),
+}
+
+/// The method and target of a request, sharing its head's bytes: what the
+/// access log names once the head itself is gone.
+#[derive(Clone, Debug)]
+pub struct RequestLine {
+    raw: Bytes,
+    method: Span,
+    target: Target,
+    /// Where the target's path ends (its first `?` or `#`, else its length).
+    path_end: usize,
+}
+
+impl RequestLine {
     /// Method token as sent.
-    pub method: String,
+    pub fn method(&self) -> &str {
+        text(self.method.get(&self.raw))
+    }
+
     /// Origin-form target or `*`; absolute-form is reduced to path and query.
-    pub target: String,
+    pub fn target(&self) -> &str {
+        match &self.target {
+            Target::Sent(span) => text(span.get(&self.raw)),
+            Target::Reduced(target) => target,
+        }
+    }
+}
+
+/// A parsed request head. It keeps the bytes it was parsed from: the
+/// method, the target and every field are spans of them, never copies, so
+/// parsing allocates one list of spans and nothing per field.
+#[derive(Clone, Debug)]
+pub struct RequestHead {
+    line: RequestLine,
     pub version: Version,
-    /// In the order received.
-    pub headers: Vec<Header>,
+    /// `(name, value)`, in the order received.
+    fields: Vec<(Span, Span)>,
     pub body: BodyKind,
     pub keep_alive: bool,
     pub expect_continue: bool,
 }
 
 impl RequestHead {
+    /// The method and target, sharing this head's bytes.
+    pub fn line(&self) -> &RequestLine {
+        &self.line
+    }
+
+    /// Method token as sent.
+    pub fn method(&self) -> &str {
+        self.line.method()
+    }
+
+    /// Origin-form target or `*`; absolute-form is reduced to path and query.
+    pub fn target(&self) -> &str {
+        self.line.target()
+    }
+
+    /// Every field as `(name as sent, value)`, in the order received.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let raw = &self.line.raw;
+        self.fields
+            .iter()
+            .map(|&(name, value)| (text(name.get(raw)), value.get(raw)))
+    }
+
     /// First field with that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.fields(name).next()
+        self.named(name).next()
     }
 
     /// Whether any field `name` lists `token` in its comma-separated value.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.fields(name).any(|v| {
+        self.named(name).any(|v| {
             v.split(|&b| b == b',')
                 .any(|t| trim_ows(t).eq_ignore_ascii_case(token.as_bytes()))
         })
@@ -73,22 +145,29 @@ impl RequestHead {
 
     /// Target up to the first `?` or `#`.
     pub fn path(&self) -> &str {
-        let end = self.target.find(['?', '#']).unwrap_or(self.target.len());
-        &self.target[..end]
+        &self.target()[..self.line.path_end]
     }
 
     /// Between `?` and `#`; empty if there is no query.
     pub fn query(&self) -> &str {
-        let t = &self.target[..self.target.find('#').unwrap_or(self.target.len())];
-        t.find('?').map_or("", |i| &t[i + 1..])
+        match self.target()[self.line.path_end..].strip_prefix('?') {
+            Some(rest) => &rest[..rest.find('#').unwrap_or(rest.len())],
+            None => "",
+        }
     }
 
-    fn fields<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.headers
+    fn named<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        let raw = &self.line.raw;
+        self.fields
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_slice())
+            .filter(move |(field, _)| field.get(raw).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value.get(raw))
     }
+}
+
+/// Text httparse checked (tokens and targets are visible ASCII).
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A request the server must refuse, with the status to answer it with.
@@ -132,14 +211,15 @@ pub(crate) fn starts_tls_handshake(first: u8) -> bool {
 }
 
 /// Parses a request head at the start of `buf`. `Ok(None)`: incomplete, read
-/// more. `Ok(Some((head, n)))`: the head used `n` bytes (leading empty lines included).
+/// more. `Ok(Some(head))`: the head's bytes (leading empty lines included)
+/// were split off `buf` into the head; what follows them stays.
 // One function, longer than most: it applies RFC 9112's framing and
 // smuggling rules to the header list in the order the RFC gives them, and
 // splitting it would hide that order.
 pub fn parse_head(
-    buf: &[u8],
+    buf: &mut BytesMut,
     limits: &HeadLimits,
-) -> Result<Option<(RequestHead, usize)>, ProtoError> {
+) -> Result<Option<RequestHead>, ProtoError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let n = match req.parse(buf) {
@@ -166,23 +246,30 @@ pub fn parse_head(
     } else {
         Version::Http11
     };
-    let target = reduce_target(method, raw_target)?;
-    let headers: Vec<Header> = req
-        .headers
-        .iter()
-        .map(|h| Header {
-            name: h.name.to_ascii_lowercase(),
-            value: h.value.to_vec(),
-        })
-        .collect();
-    let named = |name: &'static str| headers.iter().filter(move |h| h.name == name);
+    let (target, path_end) = match reduce_target(method, raw_target)? {
+        Reduced::Slice(target) => (
+            Target::Sent(Span::of(buf, target.as_bytes())),
+            path_end(target),
+        ),
+        Reduced::Root(target) => {
+            let end = path_end(&target);
+            (Target::Reduced(target.into()), end)
+        }
+    };
+    let method = Span::of(buf, method.as_bytes());
+    let headers = req.headers;
+    let named = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+    };
 
     match named("host").count() {
         0 if version == Version::Http11 => return refuse(400, "missing Host"),
         0 | 1 => {}
         _ => return refuse(400, "duplicate Host"),
     }
-    if named("host").any(|h| !is_authority(&h.value)) {
+    if named("host").any(|h| !is_authority(h.value)) {
         return refuse(400, "invalid Host");
     }
     // Two credentials: which one a check reads and which one a proxy or a
@@ -194,7 +281,7 @@ pub fn parse_head(
     let mut lengths = named("content-length");
     let length = match (lengths.next(), lengths.next()) {
         (None, _) => None,
-        (Some(h), None) => Some(parse_content_length(&h.value)?),
+        (Some(h), None) => Some(parse_content_length(h.value)?),
         (Some(_), Some(_)) => return refuse(400, "duplicate Content-Length"),
     };
 
@@ -226,23 +313,31 @@ pub fn parse_head(
         (false, Some(n)) if n > 0 => BodyKind::Length(n),
         _ => BodyKind::Empty,
     };
+    let fields = headers
+        .iter()
+        .map(|h| (Span::of(buf, h.name.as_bytes()), Span::of(buf, h.value)))
+        .collect();
     let mut head = RequestHead {
-        method: method.to_owned(),
-        target,
+        line: RequestLine {
+            raw: buf.split_to(n).freeze(),
+            method,
+            target,
+            path_end,
+        },
         version,
-        headers,
+        fields,
         body,
         keep_alive: false,
         expect_continue,
     };
     head.keep_alive = !head.has_token("connection", "close")
         && (version == Version::Http11 || head.has_token("connection", "keep-alive"));
-    Ok(Some((head, n)))
+    Ok(Some(head))
 }
 
 /// Size checks for a head httparse has not finished; measures the target even
 /// before its line ends, so a target that fits never gets 414 however the bytes arrive.
-fn incomplete(buf: &[u8], limits: &HeadLimits) -> Result<Option<(RequestHead, usize)>, ProtoError> {
+fn incomplete(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, ProtoError> {
     let (line, _) = request_line(buf);
     let target = line.split(|&b| b == b' ').nth(1).unwrap_or_default();
     if target.len() > limits.max_uri_bytes {
@@ -269,10 +364,7 @@ fn request_line(buf: &[u8]) -> (&[u8], bool) {
 
 /// httparse refuses any version but 1.0 and 1.1, even before the line is
 /// complete; a well-formed other version gets 505, anything else 400.
-fn version_error(
-    buf: &[u8],
-    limits: &HeadLimits,
-) -> Result<Option<(RequestHead, usize)>, ProtoError> {
+fn version_error(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, ProtoError> {
     // httparse accepted the method and target, each followed by exactly one SP.
     let (line, lf_seen) = request_line(buf);
     let rest = line.splitn(3, |&b| b == b' ').nth(2).unwrap_or_default();
@@ -290,13 +382,29 @@ fn version_error(
     }
 }
 
-fn reduce_target(method: &str, raw: &str) -> Result<String, ProtoError> {
+/// Where the path of `target` ends: at its first `?` or `#`.
+fn path_end(target: &str) -> usize {
+    target
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(target.len())
+}
+
+/// A target reduced to origin-form (or `*`).
+enum Reduced<'a> {
+    /// A part of the target as sent.
+    Slice(&'a str),
+    /// An absolute-form target without a path, with one put in front.
+    Root(String),
+}
+
+fn reduce_target<'a>(method: &str, raw: &'a str) -> Result<Reduced<'a>, ProtoError> {
     if raw.starts_with('/') {
-        return Ok(raw.to_owned());
+        return Ok(Reduced::Slice(raw));
     }
     if raw == "*" {
         return if method == "OPTIONS" {
-            Ok(raw.to_owned())
+            Ok(Reduced::Slice(raw))
         } else {
             refuse(400, "asterisk target outside OPTIONS")
         };
@@ -317,9 +425,9 @@ fn reduce_target(method: &str, raw: &str) -> Result<String, ProtoError> {
         return refuse(400, "invalid request target");
     }
     Ok(if tail.starts_with('/') {
-        tail.to_owned()
+        Reduced::Slice(tail)
     } else {
-        format!("/{tail}")
+        Reduced::Root(format!("/{tail}"))
     })
 }
 
@@ -518,10 +626,17 @@ mod tests {
         }
     }
 
+    /// The head and how many bytes of `buf` it took.
     type Parsed = Result<Option<(RequestHead, usize)>, ProtoError>;
 
+    fn parse_with(buf: &[u8], limits: &HeadLimits) -> Parsed {
+        let mut bytes = BytesMut::from(buf);
+        let head = parse_head(&mut bytes, limits)?;
+        Ok(head.map(|head| (head, buf.len() - bytes.len())))
+    }
+
     fn parse(buf: &[u8]) -> Parsed {
-        parse_head(buf, &HeadLimits::default())
+        parse_with(buf, &HeadLimits::default())
     }
 
     fn head(buf: &[u8]) -> RequestHead {
@@ -557,8 +672,8 @@ mod tests {
     #[test]
     fn simple_get() {
         let h = head(b"GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Thing: v\r\n\r\n");
-        assert_eq!(h.method, "GET");
-        assert_eq!(h.target, "/a/b?x=1");
+        assert_eq!(h.method(), "GET");
+        assert_eq!(h.target(), "/a/b?x=1");
         assert_eq!(h.path(), "/a/b");
         assert_eq!(h.query(), "x=1");
         assert_eq!(h.version, Version::Http11);
@@ -566,31 +681,25 @@ mod tests {
         assert!(h.keep_alive);
         assert!(!h.expect_continue);
         assert_eq!(
-            h.headers,
-            vec![
-                Header {
-                    name: "host".into(),
-                    value: b"example.com".to_vec()
-                },
-                Header {
-                    name: "x-thing".into(),
-                    value: b"v".to_vec()
-                },
-            ]
+            h.fields().collect::<Vec<_>>(),
+            [("Host", &b"example.com"[..]), ("X-Thing", &b"v"[..])]
         );
     }
 
     #[test]
     fn method_is_kept_as_sent() {
-        assert_eq!(head(b"pAtCh / HTTP/1.1\r\nHost: h\r\n\r\n").method, "pAtCh");
+        assert_eq!(
+            head(b"pAtCh / HTTP/1.1\r\nHost: h\r\n\r\n").method(),
+            "pAtCh"
+        );
     }
 
     #[test]
-    fn names_lowercased_values_raw() {
+    fn names_as_sent_found_in_any_case_values_raw() {
         let h = head(b"GET / HTTP/1.1\r\nHOST: h\r\nX-Raw: a\xff\tb\r\n\r\n");
-        assert_eq!(h.headers[0].name, "host");
-        assert_eq!(h.headers[1].name, "x-raw");
-        assert_eq!(h.headers[1].value, b"a\xff\tb");
+        let fields: Vec<_> = h.fields().collect();
+        assert_eq!(fields[0].0, "HOST");
+        assert_eq!(fields[1], ("X-Raw", &b"a\xff\tb"[..]));
         assert_eq!(h.header("X-RAW"), Some(&b"a\xff\tb"[..]));
         assert_eq!(h.header("missing"), None);
     }
@@ -614,16 +723,15 @@ mod tests {
 
     #[test]
     fn path_and_query() {
-        let mut h = head(b"GET /p?q=1#frag HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!((h.path(), h.query()), ("/p", "q=1"));
         for (target, path, query) in [
+            ("/p?q=1#frag", "/p", "q=1"),
             ("/p", "/p", ""),
             ("/p?", "/p", ""),
             ("/p#f?x", "/p", ""),
             ("/p?a?b", "/p", "a?b"),
             ("*", "*", ""),
         ] {
-            h.target = target.into();
+            let h = head(format!("OPTIONS {target} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
             assert_eq!((h.path(), h.query()), (path, query), "{target}");
         }
     }
@@ -643,9 +751,9 @@ mod tests {
         let second = b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
         let buf = [&first[..], &second[..]].concat();
         let (h1, n1) = parse(&buf).unwrap().unwrap();
-        assert_eq!((h1.target.as_str(), n1), ("/1", first.len()));
+        assert_eq!((h1.target(), n1), ("/1", first.len()));
         let (h2, n2) = parse(&buf[n1..]).unwrap().unwrap();
-        assert_eq!((h2.target.as_str(), n2), ("/2", second.len()));
+        assert_eq!((h2.target(), n2), ("/2", second.len()));
     }
 
     #[test]
@@ -661,7 +769,7 @@ mod tests {
         let (h, n) = parse(b"\r\n\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\nrest")
             .unwrap()
             .unwrap();
-        assert_eq!(h.target, "/");
+        assert_eq!(h.target(), "/");
         assert_eq!(n, 5 + 27);
         assert!(parse(b"\r\n\r\n").unwrap().is_none());
     }
@@ -774,7 +882,7 @@ mod tests {
     fn too_many_headers_is_431() {
         let at_limit: String = (1..MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
         let h = head(&with_headers(&at_limit));
-        assert_eq!(h.headers.len(), MAX_HEADERS);
+        assert_eq!(h.fields().count(), MAX_HEADERS);
         let over: String = (0..MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
         assert_eq!(status(&with_headers(&over)), 431);
     }
@@ -788,15 +896,15 @@ mod tests {
         };
         let exact = make(64);
         assert_eq!(exact.len(), 64);
-        assert!(parse_head(&exact, &SMALL).unwrap().is_some());
+        assert!(parse_with(&exact, &SMALL).unwrap().is_some());
         let over = make(65);
-        assert_eq!(parse_head(&over, &SMALL).unwrap_err().status, 431);
+        assert_eq!(parse_with(&over, &SMALL).unwrap_err().status, 431);
         // Incomplete: waits at the limit, refuses one past it.
         let partial = [&exact[..62], b"aaa"].concat();
-        assert!(parse_head(&partial[..64], &SMALL).unwrap().is_none());
-        assert_eq!(parse_head(&partial[..65], &SMALL).unwrap_err().status, 431);
+        assert!(parse_with(&partial[..64], &SMALL).unwrap().is_none());
+        assert_eq!(parse_with(&partial[..65], &SMALL).unwrap_err().status, 431);
         // Endless empty lines are bounded too.
-        assert_eq!(parse_head(&[b'\n'; 65], &SMALL).unwrap_err().status, 431);
+        assert_eq!(parse_with(&[b'\n'; 65], &SMALL).unwrap_err().status, 431);
     }
 
     #[test]
@@ -805,18 +913,22 @@ mod tests {
         let t17 = format!("/{}", "a".repeat(16));
         let ok = format!("GET {t16} HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(
-            parse_head(ok.as_bytes(), &SMALL).unwrap().unwrap().0.target,
+            parse_with(ok.as_bytes(), &SMALL)
+                .unwrap()
+                .unwrap()
+                .0
+                .target(),
             t16
         );
         let long = format!("GET {t17} HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(parse_head(long.as_bytes(), &SMALL).unwrap_err().status, 414);
+        assert_eq!(parse_with(long.as_bytes(), &SMALL).unwrap_err().status, 414);
         // A huge request line is refused before its end arrives.
-        assert!(parse_head(format!("GET {t16}").as_bytes(), &SMALL)
+        assert!(parse_with(format!("GET {t16}").as_bytes(), &SMALL)
             .unwrap()
             .is_none());
-        let e = parse_head(format!("GET {t17}").as_bytes(), &SMALL).unwrap_err();
+        let e = parse_with(format!("GET {t17}").as_bytes(), &SMALL).unwrap_err();
         assert_eq!(e.status, 414);
-        let e = parse_head(format!("GET {t17} HTTP/1.1\r\nHost").as_bytes(), &SMALL).unwrap_err();
+        let e = parse_with(format!("GET {t17} HTTP/1.1\r\nHost").as_bytes(), &SMALL).unwrap_err();
         assert_eq!(e.status, 414);
     }
 
@@ -826,12 +938,12 @@ mod tests {
             "GET http://host{} HTTP/1.1\r\nHost: h\r\n\r\n",
             "/a".repeat(4)
         );
-        assert_eq!(parse_head(long.as_bytes(), &SMALL).unwrap_err().status, 414);
+        assert_eq!(parse_with(long.as_bytes(), &SMALL).unwrap_err().status, 414);
     }
 
     #[test]
     fn asterisk_only_with_options() {
-        assert_eq!(head(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").target, "*");
+        assert_eq!(head(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").target(), "*");
         assert_eq!(status(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
         assert_eq!(status(b"options * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
     }
@@ -847,7 +959,7 @@ mod tests {
             ("http://host#f", "/#f"),
         ] {
             let buf = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
-            assert_eq!(head(buf.as_bytes()).target, reduced, "{target}");
+            assert_eq!(head(buf.as_bytes()).target(), reduced, "{target}");
         }
     }
 

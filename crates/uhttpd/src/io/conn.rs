@@ -5,11 +5,12 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant, Sleep};
 
 use crate::auth::{basic_matches, Auth, AuthDecision};
 use crate::drivers::websocket::{self as ws};
@@ -54,6 +55,10 @@ pub(crate) struct Connection {
     pub(crate) remote: SocketAddr,
     pub(crate) buf: BytesMut,
     pub(crate) out: BytesMut,
+    /// The wait for the next request: one timer for the connection's life,
+    /// moved later before each wait (a moment's work), instead of a timer
+    /// made and cancelled per request.
+    pub(crate) idle: Pin<Box<Sleep>>,
 }
 
 impl Connection {
@@ -76,15 +81,15 @@ impl Connection {
                 target: "uhttpd",
                 "{} \"{} {} {}\" {} {}",
                 self.remote,
-                x.method,
-                x.target,
+                x.line.method(),
+                x.line.target(),
                 if x.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
                 x.status,
                 x.bytes_out
             );
             self.shared.observer.record(|| Observation::Request {
-                method: x.method.clone(),
-                target: x.target.clone(),
+                method: x.line.method().to_owned(),
+                target: x.line.target().to_owned(),
                 status: x.status,
                 bytes_out: x.bytes_out,
                 duration: started.elapsed(),
@@ -112,9 +117,14 @@ impl Connection {
             } else {
                 limits.idle_timeout
             };
-            match timeout(wait, self.stream.readable()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Ok(None),
+            self.idle.as_mut().reset(Instant::now() + wait);
+            tokio::select! {
+                ready = self.stream.readable() => {
+                    if ready.is_err() {
+                        return Ok(None);
+                    }
+                }
+                () = self.idle.as_mut() => return Ok(None),
             }
         }
         let deadline = Instant::now() + limits.header_timeout;
@@ -124,11 +134,8 @@ impl Connection {
                     log::info!(target: "uhttpd", "{}: TLS handshake on a plain HTTP port: closed", self.remote);
                     return Err(HeadError::Gone);
                 }
-                match proto::parse_head(&self.buf, &head_limits) {
-                    Ok(Some((head, used))) => {
-                        let _ = self.buf.split_to(used);
-                        return Ok(Some(head));
-                    }
+                match proto::parse_head(&mut self.buf, &head_limits) {
+                    Ok(Some(head)) => return Ok(Some(head)),
                     Ok(None) => {}
                     Err(e) => return Err(HeadError::Refused(e)),
                 }
@@ -156,7 +163,7 @@ impl Connection {
     pub(crate) async fn refuse_plain_http(mut self) {
         let url = match self.read_head(true).await {
             Ok(Some(head)) => {
-                https_url(head.header("host"), &head.target, self.stream.local_addr())
+                https_url(head.header("host"), head.target(), self.stream.local_addr())
             }
             _ => https_url(None, "/", self.stream.local_addr()),
         };
@@ -184,11 +191,11 @@ impl Connection {
     }
 
     async fn serve(&mut self, x: &mut Exchange, head: RequestHead) -> Next {
-        if head.method == "OPTIONS" {
+        if head.method() == "OPTIONS" {
             let reply = self.options_reply(&head);
             return self.reply_and_finish(x, reply).await;
         }
-        let Some(method) = Methods::from_token(&head.method) else {
+        let Some(method) = Methods::from_token(head.method()) else {
             return self.reply_and_finish(x, error_reply(501)).await;
         };
         if let Auth::Basic(expected) = &self.shared.auth {
@@ -219,34 +226,40 @@ impl Connection {
                 return self.reply_and_finish(x, (reply, body)).await;
             }
         };
-        let info = Arc::new(RequestInfo {
+        let info = RequestInfo {
             head,
             remote: self.remote,
             method,
-        });
+        };
         // Handlers check AUTH_CUSTOM on their own thread; every other endpoint here.
-        if !matches!(endpoint, Endpoint::Handler(_)) {
-            if let Err(code) = self.authenticate(&info).await {
-                return self.reply_and_finish(x, denial(code)).await;
-            }
-        }
+        let info = match endpoint {
+            Endpoint::Handler(_) => info,
+            _ => match self.authenticate(info).await {
+                Ok(info) => info,
+                Err(code) => return self.reply_and_finish(x, denial(code)).await,
+            },
+        };
+        // Shared only with the threads that need it: files and uploads are
+        // decided with the request in hand.
         match endpoint {
-            Endpoint::Handler(handler) => self.run_handler(x, info, handler).await,
+            Endpoint::Handler(handler) => self.run_handler(x, Arc::new(info), handler).await,
             Endpoint::Files(files) => self.serve_files(x, info, files).await,
             Endpoint::Receiver(receiver) => self.receive(x, info, receiver).await,
-            Endpoint::WebSocket(handler) => self.run_websocket(x, info, handler).await,
+            Endpoint::WebSocket(handler) => self.run_websocket(x, Arc::new(info), handler).await,
             Endpoint::Events(hub) => self.stream_events(x, &hub).await,
         }
     }
 
-    /// AUTH_CUSTOM, on a decision thread.
-    async fn authenticate(&self, info: &Arc<RequestInfo>) -> Result<(), u16> {
+    /// AUTH_CUSTOM, on a decision thread; the request back when allowed.
+    async fn authenticate(&self, info: RequestInfo) -> Result<RequestInfo, u16> {
         let Auth::Custom(authenticator) = &self.shared.auth else {
-            return Ok(());
+            return Ok(info);
         };
-        let (authenticator, info) = (authenticator.clone(), info.clone());
-        match decide(&self.shared, move || authenticator.authenticate(&info)).await {
-            Some(AuthDecision::Allow) => Ok(()),
+        let info = Arc::new(info);
+        let (authenticator, asked) = (authenticator.clone(), info.clone());
+        match decide(&self.shared, move || authenticator.authenticate(&asked)).await {
+            // The decision thread let go of its copy before answering.
+            Some(AuthDecision::Allow) => Ok(Arc::unwrap_or_clone(info)),
             Some(AuthDecision::Deny(code)) => Err(code),
             None => Err(503),
         }
@@ -256,13 +269,13 @@ impl Connection {
     fn options_reply(&self, head: &RequestHead) -> (ReplyHead, Bytes) {
         let allowed = {
             let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
-            if head.target == "*" {
+            if head.target() == "*" {
                 router.all_methods()
             } else {
                 router.allowed(head.path())
             }
         };
-        if allowed.is_empty() && head.target != "*" {
+        if allowed.is_empty() && head.target() != "*" {
             return error_reply(404);
         }
         let mut reply = ReplyHead::new(Status::from_code(204).unwrap_or_default());
@@ -382,6 +395,23 @@ impl Connection {
         self.write_out(x).await
     }
 
+    /// Starts a whole reply with a body of `len` bytes: the exchange decides
+    /// its framing; the head is encoded into `out`, not sent. True when the
+    /// body follows (not for HEAD, nor a status without one).
+    pub(crate) fn encode_whole(
+        &mut self,
+        x: &mut Exchange,
+        head: &ReplyHead,
+        len: u64,
+    ) -> io::Result<bool> {
+        let (framing, wire) = x
+            .start_reply(head.status.code, ReplyBody::Length(len), self.shared.cors)
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
+        self.out.clear();
+        encode_head(&mut self.out, head, framing, wire);
+        Ok(x.sends_body(head.status.code))
+    }
+
     /// A whole reply: head and body, in one write when the body is small.
     pub(crate) async fn write_full(
         &mut self,
@@ -389,16 +419,7 @@ impl Connection {
         head: &ReplyHead,
         body: &[u8],
     ) -> io::Result<()> {
-        let (framing, wire) = x
-            .start_reply(
-                head.status.code,
-                ReplyBody::Length(body.len() as u64),
-                self.shared.cors,
-            )
-            .map_err(|_| io::ErrorKind::InvalidInput)?;
-        self.out.clear();
-        encode_head(&mut self.out, head, framing, wire);
-        let send_body = x.sends_body(head.status.code);
+        let send_body = self.encode_whole(x, head, body.len() as u64)?;
         if send_body && body.len() <= COALESCE_BODY_BYTES {
             self.out.extend_from_slice(body);
         }

@@ -200,6 +200,7 @@ async fn connection(
         remote,
         buf: BytesMut::new(),
         out: BytesMut::new(),
+        idle: Box::pin(tokio::time::sleep(shared.limits.header_timeout)),
     };
     tokio::select! {
         _ = stopped(&mut shutdown) => {}
