@@ -133,7 +133,7 @@ impl DeviceFs {
         })
     }
 
-    /// How many changes this server made beneath root so far (see [`Changes`]).
+    /// How many changes this server made beneath root so far.
     pub fn changes(&self) -> u64 {
         self.changes.count()
     }
