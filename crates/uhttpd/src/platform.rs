@@ -16,3 +16,27 @@ pub(crate) fn linux_fast_paths() -> bool {
         cfg!(target_os = "linux") && !forced
     })
 }
+
+/// Asks the kernel to acknowledge the next segments at once rather than
+/// after the delayed-ACK timer (40 ms or more). webrepl_cli.py sends each
+/// small frame as two writes with Nagle on, so its second write waits for
+/// the ACK of its first: without this, every 16 KiB chunk of a `get` costs
+/// a delayed ACK (0.4 MB/s). The kernel leaves quick-ack mode by itself, so
+/// it is asked again after each read. Elsewhere (and where it fails) nothing.
+pub(crate) fn quick_ack(fd: std::os::fd::RawFd) {
+    #[cfg(target_os = "linux")]
+    {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt reads one int through the pointer; a bad fd only fails.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    let _ = fd;
+}

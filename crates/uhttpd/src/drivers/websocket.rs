@@ -182,6 +182,7 @@ impl Connection {
             return Next::Close;
         }
         let leftover = std::mem::take(&mut self.buf).to_vec();
+        let fd = self.stream.fd();
         let mut socket = WebSocketStream::from_partially_read(
             &mut self.stream,
             leftover,
@@ -203,6 +204,9 @@ impl Connection {
         loop {
             tokio::select! {
                 incoming = socket.next(), if unforwarded.is_none() => {
+                    if compatible {
+                        crate::platform::quick_ack(fd);
+                    }
                     unforwarded = match incoming {
                         Some(Ok(Message::Text(text))) => Some(WsMessage::Text(text.to_string())),
                         Some(Ok(Message::Binary(data))) => Some(WsMessage::Binary(data)),
