@@ -49,11 +49,11 @@ def main():
         probes.append(p)
         sel.register(s, selectors.EVENT_READ, p)
     end = t0 + seconds
-    latencies, lags, bad, closed = [], [], 0, 0
-    while True:
+    latencies, lags, bad, closed, unanswered = [], [], 0, 0, 0
+    while probes:
         now = time.perf_counter()
         for p in probes:
-            while p.next <= now and p.next < end and p.sock.fileno() >= 0:
+            while p.next <= now and p.next < end:
                 p.sock.send(request)
                 sent = time.perf_counter()
                 lags.append(sent - p.next)
@@ -67,18 +67,19 @@ def main():
             p = key.data
             data = p.sock.recv(65536)
             done = time.perf_counter()
-            if not data:
+            if not data:  # closed by the server: its requests in flight go unanswered
                 closed += 1
+                unanswered += len(p.sent)
                 sel.unregister(p.sock)
                 p.sock.close()
+                probes.remove(p)
                 continue
             for status, _ in p.reader.feed(data):
                 latencies.append(done - p.sent.popleft())
                 bad += status != 200
-    unanswered = sum(len(p.sent) for p in probes)
+    unanswered += sum(len(p.sent) for p in probes)
     for p in probes:
-        if p.sock.fileno() >= 0:
-            p.sock.close()
+        p.sock.close()
     ms = sorted(x * 1e3 for x in latencies)
     q = statistics.quantiles(ms, n=1000, method='inclusive') if len(ms) > 1 else [float('nan')] * 999
     print(json.dumps({'n': len(ms), 'bad_status': bad, 'unanswered': unanswered, 'closed': closed,
