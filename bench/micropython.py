@@ -426,6 +426,14 @@ def face_cmds(args, heapsize=None):
     return {'MicroPython': mp, 'CPython': [args.python, '-u']}
 
 
+def prepare():
+    """Writes the app and its www directory (also used by bench/run.py's micropython scenario)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / 'www').mkdir(exist_ok=True)
+    (OUT / 'www' / 'index.html').write_text('<p>uhttpd bench</p>\n')
+    (OUT / 'app.py').write_text(APP)
+
+
 def start_app(name, cmd, workers=0):
     app = OUT / 'app.py'
     proc = Proc(name, cmd + [app, OUT / 'www', workers], cwd=OUT / 'www')
@@ -875,10 +883,7 @@ def main():
     want = args.idle_conns + args.slow + args.clients + 64
     if soft != resource.RLIM_INFINITY and soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / 'www').mkdir(exist_ok=True)
-    (OUT / 'www' / 'index.html').write_text('<p>uhttpd bench</p>\n')
-    (OUT / 'app.py').write_text(APP)
+    prepare()
     wait_for_binary(args.mp)
     if not Path(args.python).exists():
         raise SystemExit('no CPython at %s' % args.python)

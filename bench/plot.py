@@ -18,11 +18,12 @@ def main():
     results = json.load(open(sys.argv[1]))
     comps = [c for c in results.get('comparisons', []) if c.get('ratio')]
     absolute = [a for a in results.get('absolute', []) if a.get('target') and a.get('value')]
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={'width_ratios': [max(len(comps), 1),
-                                                                               max(len(absolute), 1) + 1]})
+    width = max(14, 0.45 * (len(comps) + len(absolute)))  # room for a label per bar
+    fig, axes = plt.subplots(1, 2, figsize=(width, 7), gridspec_kw={'width_ratios': [max(len(comps), 1),
+                                                                                   max(len(absolute), 1) + 1]})
     ax = axes[0]
-    labels = ['%s\nvs %s' % (c['title'].replace(' static file', '').replace(', Hello World', ''), c['peer'])
-              for c in comps]
+    labels = ['%s\n%s vs %s' % (c['title'].replace(' static file', '').replace(', Hello World', ''),
+                                c['load'].replace('wrk ', ''), c['peer']) for c in comps]
     ratios = [c['ratio'] for c in comps]
     colors = ['#2a9d8f' if (c['target'] is None and c['ratio'] >= 1) or (c['target'] and c['met'])
               else '#e76f51' for c in comps]
@@ -41,7 +42,7 @@ def main():
     ax.set_title('uhttpd vs peers (dotted: target)')
 
     ax = axes[1]
-    scores = [(a['value'] / a['target']) if a['better'] == 'higher' else (a['target'] / a['value'])
+    scores = [(a['value'] / a['target']) if a['op'] == '>=' else (a['target'] / a['value'])
               for a in absolute]
     colors = ['#2a9d8f' if a['met'] else '#e76f51' for a in absolute]
     bars = ax.bar(range(len(absolute)), scores, color=colors)

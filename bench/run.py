@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """uhttpd benchmark suite: one command, loopback only.
 
-    python3 bench/run.py [--quick] [--rounds N] [--duration S] [--only a,b] [--no-install] [--no-build]
+    python3 bench/run.py [--quick] [--rounds N] [--duration S] [--shapes t1c8,t2c64]
+                         [--static-shapes t1c8,t1c50,t2c64] [--only a,b] [--no-install] [--no-build]
 
 Sets up bench/out/venv (peers from PyPI, a release build of this repository's
 uhttpd), installs wrk and nginx with apt-get and dufs with cargo when they are
-missing, runs the scenarios (hello, static, upload, sse, memory, startup) with
-uhttpd and each peer in turns, and writes bench/out/results.json,
-bench/out/results.png and a Markdown table (also printed). See bench/README.md.
+missing, builds the Rust ceiling (crates/uhttpd/examples/hello_ceiling.rs) and
+MicroPython with uhttpd (scripts/build-micropython.sh) when their scenarios
+run, runs the scenarios (see SCENARIOS) with uhttpd and each peer in turns,
+and writes bench/out/results.json, bench/out/results.png and a Markdown table
+(also printed). See bench/README.md.
 """
 import argparse
+import concurrent.futures
 import datetime
+import filecmp
 import http.client
 import json
 import os
@@ -29,6 +34,11 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+sys.path.append(str(REPO / 'tests'))  # webrepl_client: webrepl_cli.py's protocol, as the tests speak it
+
+import micropython as mp_bench  # noqa: E402  bench/micropython.py: the MicroPython face's app and RSS probes
+import webrepl_client  # noqa: E402
+
 APPS = BENCH / 'apps'
 CLIENTS = BENCH / 'clients'
 OUT = Path(os.environ.get('UHTTPD_BENCH_OUT', BENCH / 'out')).resolve()
@@ -43,6 +53,19 @@ PEERS_PIP = ['granian', 'uvicorn[standard]', 'starlette', 'microdot', 'matplotli
 
 MiB = 1024 * 1024
 T_START = time.monotonic()
+
+# Fixed parts of the scenarios (bench/README.md says why each is what it is).
+STATIC_100M_SHAPE = (2, 4)      # wrk threads, connections
+MP_SHAPE = (1, 8)               # MicroPython comparisons: a device's few clients
+ISOLATION_PROBE = (4, 2000)     # latency probe: connections, requests/s in all
+ISOLATION_SLEEPERS = 8          # clients kept in the 50 ms callback: as many as handler workers
+ISOLATION_EVENT_CLIENTS = 100
+ISOLATION_EVENT_MS = 1          # period of the app's dispatch loop
+MANY_CONNS = 10000
+MANY_ROUNDS = 3
+WEBREPL_BYTES = 10 * MiB
+WEBREPL_PASSWORD = 'bench'
+WEBREPL_BUDGET_S = 20           # a face's further rounds start only within this (a slow get takes ~30 s)
 
 
 def log(msg):
@@ -89,6 +112,36 @@ def build_uhttpd():
         raise SystemExit('uhttpd build failed, see %s' % (LOGS / 'build-uhttpd.log'))
     log('uhttpd built in %.0f s' % (time.monotonic() - t0))
     return True
+
+
+def build_ceiling(build):
+    """The Rust Hello World (crates/uhttpd/examples/hello_ceiling.rs), release, in the bench's
+    cargo target dir; None when it cannot be had."""
+    binary = OUT / 'target' / 'release' / 'examples' / 'hello_ceiling'
+    if build:
+        log('building the ceiling: cargo build --release --example hello_ceiling')
+        env = dict(os.environ, CARGO_TARGET_DIR=str(OUT / 'target'))
+        with open(LOGS / 'build-ceiling.log', 'w') as f:
+            r = subprocess.run(['cargo', 'build', '--release', '-p', 'uhttpd', '--example', 'hello_ceiling'],
+                               cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
+        if r.returncode:
+            log('WARNING: ceiling build failed (see %s)' % (LOGS / 'build-ceiling.log'))
+    return binary if binary.exists() else None
+
+
+def build_micropython(build):
+    """target/micropython/micropython with uhttpd, brought up to date by
+    scripts/build-micropython.sh (minutes the first time, a no-op make and cargo later);
+    None when it cannot be had."""
+    binary = REPO / 'target' / 'micropython' / 'micropython'
+    if build:
+        log('building MicroPython with uhttpd (scripts/build-micropython.sh)')
+        with open(LOGS / 'build-micropython.log', 'w') as f:
+            r = subprocess.run(['bash', str(REPO / 'scripts' / 'build-micropython.sh')], cwd=REPO,
+                               stdout=f, stderr=subprocess.STDOUT)
+        if r.returncode:
+            log('WARNING: MicroPython build failed (see %s)' % (LOGS / 'build-micropython.log'))
+    return binary if os.access(binary, os.X_OK) else None
 
 
 def which(name):
@@ -348,6 +401,25 @@ def load(tools, url, conns, duration, threads=2, timeout=10):
             'p50_ms': (pct.get('p50') or 0) * 1e3, 'p99_ms': (pct.get('p99') or 0) * 1e3}
 
 
+def parse_shapes(text):
+    """'t1c8,t2c64' -> [(1, 8), (2, 64)]: wrk threads and connections."""
+    shapes = []
+    for item in text.split(','):
+        m = re.fullmatch(r't(\d+)c(\d+)', item.strip())
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            raise argparse.ArgumentTypeError('%r is no load shape tNcM (N threads <= M connections)' % item)
+        shapes.append((int(m.group(1)), int(m.group(2))))
+    return shapes
+
+
+def shape_name(shape):
+    return 't%dc%d' % shape
+
+
+def shape_label(shape):
+    return 'wrk -t%d -c%d' % shape
+
+
 # --------------------------------------------------------------------------- servers
 
 def hello_servers():
@@ -440,40 +512,116 @@ def summarize(runs, key):
     return statistics.median(vals) if vals else None
 
 
-def scenario_hello(cfg, tools):
-    """a. Python callback answering `Hello World`, wrk -t2 -c64."""
-    res = {'metric': 'req/s', 'load': 'wrk -t2 -c%d -d%ss /' % (cfg.conns, cfg.duration), 'servers': {}}
-    servers = hello_servers()
+class Measure:
+    """One request of a side-by-side run, measured with wrk at each load shape on every server.
+    `expect` is the whole reply body, or (an int) its length, then checked in the first round only
+    (a large file)."""
+
+    def __init__(self, key, path, expect, shapes, metric='req/s', timeout=10, warm=True):
+        self.key, self.path, self.expect, self.shapes = key, path, expect, shapes
+        self.metric, self.timeout, self.warm = metric, timeout, warm
+        self.field = {'req/s': 'rps', 'MiB/s': 'mib_s'}[metric]
+
+    def check(self, port, rnd):
+        if isinstance(self.expect, int):
+            if rnd > 1:
+                return
+            status, body = http_get(port, self.path, timeout=60)
+            ok = status == 200 and len(body) == self.expect
+        else:
+            status, body = http_get(port, self.path)
+            ok = status == 200 and body == self.expect
+        if not ok:
+            raise RuntimeError('bad reply to %s: %s, %d bytes %r' % (self.path, status, len(body), body[:60]))
+
+
+def on_free_port(label, cmd, ready_path='/', cwd=None, env=None):
+    """A server starter for side_by_side(): `cmd(port)` on a free port, once it answers `ready_path`."""
+    def start():
+        port = free_port()
+        return start_server(label, cmd(port), port, ready_path=ready_path, cwd=cwd, env=env), port
+    return start
+
+
+def side_by_side(cfg, tools, label, servers, measures):
+    """Each round starts every server (name, starter) in turn, checks its replies, warms it up
+    once per measure and runs wrk at each of the measure's shapes. A server that fails is
+    left out of later rounds. Returns {measure key: {'metric', 'shapes': {shape name: {'label',
+    'load', 'servers': {name: {'runs', 'median'[, 'error']}}}}}}."""
+    res = {m.key: {'metric': m.metric, 'shapes': {
+        shape_name(s): {'label': shape_label(s), 'load': '%s -d%ss %s' % (shape_label(s), cfg.duration, m.path),
+                        'servers': {name: {'runs': []} for name, _ in servers}}
+        for s in m.shapes}} for m in measures}
+    failed = {}
     for rnd in range(1, cfg.rounds + 1):
-        for name, cmd in servers:
-            entry = res['servers'].setdefault(name, {'runs': []})
-            if entry.get('error'):
+        for name, start in servers:
+            if name in failed:
                 continue
-            port = free_port()
+            proc = None
             try:
-                proc = start_server('hello-' + name, cmd(port), port, cwd=APPS)
-            except RuntimeError as e:
-                log('hello %s: %s' % (name, e))
-                entry['error'] = str(e).splitlines()[0]
-                continue
-            try:
-                status, body = http_get(port, '/')
-                if status != 200 or body != b'Hello World':
-                    raise RuntimeError('bad reply %s %r' % (status, body[:100]))
-                load(tools, 'http://%s:%d/' % (HOST, port), cfg.conns, cfg.warmup)
-                r = measured_load(proc, tools, 'http://%s:%d/' % (HOST, port), cfg.conns, cfg.duration)
-                entry['runs'].append(r)
-                log('hello round %d %-18s %9.0f req/s  p99 %6.2f ms  server CPU %5.1f us/req  errors %d non2xx %d' % (
-                    rnd, name, r['rps'], r['p99_ms'] or -1, r['server_cpu_us_per_req'] or -1,
-                    r['errors'], r['non2xx']))
-            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-                log('hello %s failed: %s' % (name, e))
-                entry['error'] = str(e).splitlines()[0]
+                proc, port = start()
+                url = 'http://%s:%d' % (HOST, port)
+                for m in measures:
+                    m.check(port, rnd)
+                for m in measures:
+                    if m.warm:
+                        load(tools, url + m.path, m.shapes[0][1], cfg.warmup, threads=m.shapes[0][0])
+                    for shape in m.shapes:
+                        r = measured_load(proc, tools, url + m.path, shape[1], cfg.duration, threads=shape[0],
+                                          timeout=m.timeout)
+                        if m.metric == 'MiB/s':
+                            r['server_cpu_s_per_gib'] = r['server_cpu_s'] / (r['mib_s'] * cfg.duration / 1024) \
+                                if r.get('mib_s') else None
+                        res[m.key]['shapes'][shape_name(shape)]['servers'][name]['runs'].append(r)
+                        log('%s round %d %-13s %-6s %-18s %9.1f %s  p99 %7.2f ms  server CPU %6.1f us/req  '
+                            'errors %d non2xx %d' % (
+                                label, rnd, m.key, shape_name(shape), name, r[m.field] or -1, m.metric,
+                                r['p99_ms'] or -1, r['server_cpu_us_per_req'] or -1, r['errors'], r['non2xx']))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired, http.client.HTTPException) as e:
+                log('%s %s failed: %s' % (label, name, e))
+                failed[name] = str(e).splitlines()[0]
             finally:
-                proc.stop()
-    for entry in res['servers'].values():
-        entry['median'] = summarize(entry['runs'], 'rps')
+                if proc:
+                    proc.stop()
+    for m in measures:
+        for entry in res[m.key]['shapes'].values():
+            for name, e in entry['servers'].items():
+                e['median'] = summarize(e['runs'], m.field)
+                if name in failed:
+                    e['error'] = failed[name]
     return res
+
+
+CEILING_SERVERS = ('uhttpd', 'rust-handler', 'granian-wsgi')
+
+
+def servers_subset(res, names):
+    """A side_by_side() result with only the servers `names`."""
+    return {'metric': res['metric'],
+            'shapes': {shape: dict(entry, servers={n: e for n, e in entry['servers'].items() if n in names})
+                       for shape, entry in res['shapes'].items()}}
+
+
+def scenario_hello(cfg, tools, keys, ceiling):
+    """a. Python callback answering `Hello World`, at each load shape. `keys` are those asked
+    for: 'hello' (against the peers) and 'ceiling' (against the same handler in Rust on the same
+    engine, the `ceiling` binary, and granian WSGI). Both come from one side-by-side run, so the
+    callback is measured once. Returns the results by key."""
+    out = {}
+    if 'ceiling' in keys and not ceiling:
+        out['ceiling'] = {'error': 'no hello_ceiling binary (cargo build failed, or --no-build without one)'}
+    servers = [(name, cmd) for name, cmd in hello_servers() if 'hello' in keys or name in CEILING_SERVERS]
+    if 'ceiling' in keys and ceiling:
+        servers.insert(1, ('rust-handler', lambda p: [ceiling, p]))
+    elif 'hello' not in keys:
+        return out
+    starters = [(name, on_free_port('hello-' + name, cmd, cwd=APPS)) for name, cmd in servers]
+    res = side_by_side(cfg, tools, 'hello', starters, [Measure('hello', '/', b'Hello World', cfg.shapes)])['hello']
+    if 'hello' in keys:
+        out['hello'] = servers_subset(res, [name for name, _ in servers if name != 'rust-handler'])
+    if 'ceiling' in keys and ceiling:
+        out['ceiling'] = servers_subset(res, CEILING_SERVERS)
+    return out
 
 
 def static_servers(tools, root):
@@ -486,57 +634,16 @@ def static_servers(tools, root):
 
 
 def scenario_static(cfg, tools):
-    """b. 1 KiB file (req/s, wrk -c64) and 100 MiB file (MiB/s, wrk -c4) from disk (page cache)."""
+    """b. 1 KiB file (req/s, at each static load shape) and 100 MiB file (MiB/s, wrk -c4) from
+    disk (page cache)."""
     make_file(WWW / '1k.bin', 1024)
     make_file(WWW / '100m.bin', 100 * MiB)
-    small = {'metric': 'req/s', 'load': 'wrk -t2 -c%d -d%ss /1k.bin' % (cfg.conns, cfg.duration), 'servers': {}}
-    big = {'metric': 'MiB/s', 'load': 'wrk -t2 -c4 -d%ss /100m.bin' % cfg.duration, 'servers': {}}
-    expect_1k = (WWW / '1k.bin').read_bytes()
-    for rnd in range(1, cfg.rounds + 1):
-        for name, cmd in static_servers(tools, WWW):
-            e1 = small['servers'].setdefault(name, {'runs': []})
-            e2 = big['servers'].setdefault(name, {'runs': []})
-            if e1.get('error'):
-                continue
-            port = free_port()
-            try:
-                proc = start_server('static-' + name, cmd(port), port, ready_path='/1k.bin')
-            except RuntimeError as e:
-                log('static %s: %s' % (name, e))
-                e1['error'] = e2['error'] = str(e).splitlines()[0]
-                continue
-            try:
-                status, body = http_get(port, '/1k.bin')
-                if status != 200 or body != expect_1k:
-                    raise RuntimeError('bad 1k reply %s (%d bytes)' % (status, len(body)))
-                if rnd == 1:
-                    status, body = http_get(port, '/100m.bin', timeout=60)
-                    if status != 200 or len(body) != 100 * MiB:
-                        raise RuntimeError('bad 100m reply %s (%d bytes)' % (status, len(body)))
-                    del body
-                url = 'http://%s:%d/' % (HOST, port)
-                load(tools, url + '1k.bin', cfg.conns, cfg.warmup)
-                r = measured_load(proc, tools, url + '1k.bin', cfg.conns, cfg.duration)
-                e1['runs'].append(r)
-                r2 = measured_load(proc, tools, url + '100m.bin', 4, cfg.duration, timeout=60)
-                r2['server_cpu_s_per_gib'] = r2['server_cpu_s'] / (r2['mib_s'] * cfg.duration / 1024) \
-                    if r2.get('mib_s') else None
-                e2['runs'].append(r2)
-                log('static round %d %-8s 1k %9.0f req/s (p99 %.2f ms, CPU %.1f us/req, err %d/%d)  '
-                    '100m %6.0f MiB/s (CPU %.2f s/GiB, err %d/%d)' % (
-                        rnd, name, r['rps'], r['p99_ms'] or -1, r['server_cpu_us_per_req'] or -1,
-                        r['errors'], r['non2xx'], r2['mib_s'], r2['server_cpu_s_per_gib'] or -1,
-                        r2['errors'], r2['non2xx']))
-            except (RuntimeError, OSError, subprocess.TimeoutExpired, http.client.HTTPException) as e:
-                log('static %s failed: %s' % (name, e))
-                e1['error'] = e2['error'] = str(e).splitlines()[0]
-            finally:
-                proc.stop()
-    for entry in small['servers'].values():
-        entry['median'] = summarize(entry['runs'], 'rps')
-    for entry in big['servers'].values():
-        entry['median'] = summarize(entry['runs'], 'mib_s')
-    return small, big
+    servers = [(name, on_free_port('static-' + name, cmd, ready_path='/1k.bin'))
+               for name, cmd in static_servers(tools, WWW)]
+    res = side_by_side(cfg, tools, 'static', servers, [
+        Measure('static_1k', '/1k.bin', (WWW / '1k.bin').read_bytes(), cfg.static_shapes),
+        Measure('static_100m', '/100m.bin', 100 * MiB, [STATIC_100M_SHAPE], 'MiB/s', timeout=60, warm=False)])
+    return res['static_1k'], res['static_100m']
 
 
 def curl_put(tools, src, url):
@@ -556,14 +663,16 @@ def scenario_upload(cfg, tools):
     make_file(src, 100 * MiB)
     size = src.stat().st_size
     n = cfg.uploads
-    res = {'metric': 'MiB/s', 'load': '%d sequential `curl -T` PUTs of 100 MiB' % n, 'servers': {}}
+    by_server = {}
+    res = {'metric': 'MiB/s', 'shapes': {'curl': {'label': '%d × curl -T' % n, 'servers': by_server,
+                                                  'load': '%d sequential `curl -T` PUTs of 100 MiB' % n}}}
     updir = OUT / 'upload'
     servers = [('uhttpd', lambda p: [VPY, APPS / 'files_uhttpd.py', p, updir, 'receive'], '/up/')]
     if tools.get('dufs'):
         servers.append(('dufs', lambda p: dufs_cmd(tools, p, updir, upload=True), '/'))
     for rnd in range(1, cfg.rounds + 1):
         for name, cmd, prefix in servers:
-            entry = res['servers'].setdefault(name, {'runs': []})
+            entry = by_server.setdefault(name, {'runs': []})
             if entry.get('error'):
                 continue
             shutil.rmtree(updir, ignore_errors=True)
@@ -596,7 +705,7 @@ def scenario_upload(cfg, tools):
             finally:
                 proc.stop()
                 shutil.rmtree(updir, ignore_errors=True)
-    for entry in res['servers'].values():
+    for entry in by_server.values():
         entry['median'] = summarize(entry['runs'], 'mib_s')
     return res
 
@@ -770,12 +879,261 @@ def scenario_startup(cfg, tools):
     return res
 
 
+def probe_latency(port, path, duration):
+    """clients/latency_probe.py: open-loop GETs at ISOLATION_PROBE's rate; its JSON (ms)."""
+    conns, rate = ISOLATION_PROBE
+    r = run([sys.executable, CLIENTS / 'latency_probe.py', port, path, conns, rate, duration],
+            capture_output=True, text=True, timeout=duration + 60)
+    if r.returncode:
+        raise RuntimeError('latency probe failed: %s' % r.stderr[-2000:])
+    out = json.loads(r.stdout)
+    if out['bad_status'] or out['unanswered'] or out['closed']:
+        raise RuntimeError('latency probe: %d bad, %d unanswered, %d closed' % (
+            out['bad_status'], out['unanswered'], out['closed']))
+    return out
+
+
+def probe_beside_sleepers(tools, port, path, duration):
+    """The latency probe while ISOLATION_SLEEPERS wrk connections keep every handler thread in
+    the 50 ms callback (they start first and end after it)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sleepers = pool.submit(load, tools, 'http://%s:%d/sleep' % (HOST, port), ISOLATION_SLEEPERS,
+                               duration + 2, threads=1)
+        time.sleep(0.5)
+        probe = probe_latency(port, path, duration)
+        probe['sleep_load'] = sleepers.result()
+    return probe
+
+
+def scenario_isolation(cfg, tools):
+    """p99 of a 1 KiB static GET (open-loop probe) alone, beside 8 clients in a 50 ms callback,
+    and beside those plus a dispatch loop to 100 EventSource clients; ratios to alone."""
+    make_file(WWW / '1k.bin', 1024)
+    path = '/files/1k.bin'
+    res = {'probe': {'conns': ISOLATION_PROBE[0], 'rate': ISOLATION_PROBE[1], 'seconds': cfg.duration,
+                     'path': path},
+           'sleepers': ISOLATION_SLEEPERS, 'event_clients': ISOLATION_EVENT_CLIENTS,
+           'event_period_ms': ISOLATION_EVENT_MS, 'runs': []}
+    raise_nofile(ISOLATION_EVENT_CLIENTS + 1024)
+    try:
+        for rnd in range(1, cfg.rounds + 1):
+            port = free_port()
+            proc = start_server('isolation-uhttpd', [VPY, APPS / 'isolation_uhttpd.py', port, WWW,
+                                                     ISOLATION_EVENT_CLIENTS], port, ready_path=path)
+            readers = None
+            try:
+                if http_get(port, '/sleep') != (200, b'slept'):
+                    raise RuntimeError('bad /sleep reply')
+                load(tools, 'http://%s:%d%s' % (HOST, port, path), ISOLATION_PROBE[0], cfg.warmup, threads=1)
+                r = {'alone': probe_latency(port, path, cfg.duration),
+                     'sleepers': probe_beside_sleepers(tools, port, path, cfg.duration)}
+                # The event readers stop at EOF on their stdin, or at the bound given.
+                readers = subprocess.Popen([str(x) for x in (sys.executable, CLIENTS / 'sse_fanout.py', '--drain',
+                                                             cfg.duration + 30, port, ISOLATION_EVENT_CLIENTS)],
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                connected = json.loads(readers.stdout.readline() or '{}')
+                if connected.get('connected') != ISOLATION_EVENT_CLIENTS:
+                    raise RuntimeError('event readers: %s' % connected)
+                http_get(port, '/dispatch?ms=%g' % ISOLATION_EVENT_MS)
+                r['events'] = probe_beside_sleepers(tools, port, path, cfg.duration)
+                dispatched, seconds = http_get(port, '/dispatch?ms=0')[1].split()
+                drained = json.loads(readers.communicate('', timeout=30)[0].strip().splitlines()[-1])
+                r['events'].update(dispatched=int(dispatched), dispatch_seconds=float(seconds),
+                                   delivered=drained['events'], readers_closed=drained['closed_clients'])
+                r['sleepers_ratio'] = r['sleepers']['p99_ms'] / r['alone']['p99_ms']
+                r['events_ratio'] = r['events']['p99_ms'] / r['alone']['p99_ms']
+                res['runs'].append(r)
+                log('isolation round %d: 1 KiB p99 alone %.2f ms; beside %d sleeping callbacks (%.0f req/s) '
+                    '%.2f ms = %.2fx; and %d event clients (%.0f events/s, %d delivered) %.2f ms = %.2fx' % (
+                        rnd, r['alone']['p99_ms'], ISOLATION_SLEEPERS, r['sleepers']['sleep_load']['rps'],
+                        r['sleepers']['p99_ms'], r['sleepers_ratio'], ISOLATION_EVENT_CLIENTS,
+                        r['events']['dispatched'] / max(r['events']['dispatch_seconds'], 1e-9),
+                        r['events']['delivered'], r['events']['p99_ms'], r['events_ratio']))
+            finally:
+                if readers and readers.poll() is None:
+                    readers.kill()
+                    readers.wait()
+                proc.stop()
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+        log('isolation failed: %s' % e)
+        res['error'] = str(e).splitlines()[0]
+    for key in ('alone', 'sleepers', 'events'):
+        res[key + '_p99_ms'] = summarize([r[key] for r in res['runs']], 'p99_ms')
+    res['sleepers_ratio'] = summarize(res['runs'], 'sleepers_ratio')
+    res['events_ratio'] = summarize(res['runs'], 'events_ratio')
+    return res
+
+
+def scenario_many(cfg, tools):
+    """MANY_CONNS keep-alive connections to serve(): every request answered, RSS, p99."""
+    make_file(WWW / '1k.bin', 1024)
+    port = free_port()
+    # MAX_CONNECTIONS (16,384, docs/SPEC.md: at least 10,000) is above MANY_CONNS, and the engine
+    # raises its own file limit: files_uhttpd.py needs no setting for this.
+    proc = start_server('many-uhttpd', [VPY, APPS / 'files_uhttpd.py', port, WWW, 'serve'], port,
+                        ready_path='/1k.bin')
+    try:
+        for _ in range(20):  # warm the runtime and the file path
+            http_get(port, '/1k.bin')
+        time.sleep(0.5)
+        r = run([sys.executable, CLIENTS / 'many_conns.py', port, '/1k.bin', MANY_CONNS, MANY_ROUNDS, proc.pid],
+                capture_output=True, text=True, timeout=120 + 60 * MANY_ROUNDS)
+        if r.returncode:
+            raise RuntimeError('many_conns failed: %s' % r.stderr[-2000:])
+        res = json.loads(r.stdout)
+        res['failed'] = (res['conns'] - res['opened']) + res['unanswered'] + sum(res['bad'].values()) \
+            + res['closed_by_server']
+        log('many: %d/%d connections open (%.1f s), %d rounds: %d/%d answered, %d failed (%s); p50 %.1f ms, '
+            'p99 %.1f ms; server RSS %d KiB before, %d KiB with them idle (%.2f KiB each), %d KiB after close' % (
+                res['opened'], res['conns'], res['connect_seconds'], res['rounds'], res['answered'], res['sent'],
+                res['failed'], res['bad'] or res['connect_errors'] or 'none', res['p50_ms'], res['p99_ms'],
+                res['rss_before_kib'], res['rss_idle_conns_kib'], res['per_conn_kib'], res['rss_after_close_kib']))
+        return res
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+        log('many failed: %s' % e)
+        return {'error': str(e).splitlines()[0]}
+    finally:
+        proc.stop()
+
+
+def microdot_path():
+    """The directory holding the bench venv's microdot package, for MicroPython's MICROPYPATH."""
+    r = run([VPY, '-c', 'import microdot, os; print(os.path.dirname(os.path.dirname(microdot.__file__)))'],
+            capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+def mp_memory(mp, n):
+    """The MicroPython face's idle VmRSS and VmRSS per idle keep-alive connection (n of them),
+    with bench/micropython.py's app and probes."""
+    raise_nofile(n + 1024)
+    proc = mp_bench.start_app('run-mp-memory', [mp])
+    try:
+        res = {'idle_rss_kib': mp_bench.settled_rss(proc.pid, 1.0),
+               'idle_rss_anon_kib': mp_bench.status_field(proc.pid, 'RssAnon'), 'conns': n}
+        conns = mp_bench.open_idle(proc.port, n)
+        try:
+            res['conns_rss_kib'] = mp_bench.settled_rss(proc.pid, 0.3)
+        finally:
+            mp_bench.close_all(conns)
+    finally:
+        proc.stop()
+    res['per_conn_kib'] = (res['conns_rss_kib'] - res['idle_rss_kib']) / n
+    log('micropython: idle VmRSS %d KiB (RssAnon %d KiB); %d keep-alive connections %d KiB (%.2f KiB each)' % (
+        res['idle_rss_kib'], res['idle_rss_anon_kib'], n, res['conns_rss_kib'], res['per_conn_kib']))
+    return res
+
+
+def scenario_micropython(cfg, tools, mp):
+    """uhttpd against microdot, both on the MicroPython binary with uhttpd: Hello World from a
+    callback and a 1 KiB file; then the face's RSS. Returns the results by key."""
+    if not mp:
+        return {'mp_hello': {'error': 'no MicroPython binary (scripts/build-micropython.sh)'}}
+    mp_bench.prepare()
+    www = mp_bench.OUT / 'www'
+    make_file(WWW / '1k.bin', 1024)
+    shutil.copy(WWW / '1k.bin', www / '1k.bin')
+    env = dict(os.environ, MICROPYPATH='.frozen:' + microdot_path())  # .frozen: asyncio is frozen in
+
+    def uhttpd_on_mp():
+        proc = mp_bench.start_app('run-mp-uhttpd', [mp])
+        return proc, proc.port
+
+    servers = [('uhttpd', uhttpd_on_mp),
+               ('microdot', on_free_port('mp-microdot', lambda p: [mp, APPS / 'hello_microdot.py', p, www],
+                                         env=env))]
+    res = side_by_side(cfg, tools, 'micropython', servers, [
+        Measure('mp_hello', '/', b'Hello World', [MP_SHAPE]),
+        Measure('mp_static_1k', '/1k.bin', (www / '1k.bin').read_bytes(), [MP_SHAPE])])
+    try:
+        res['mp_memory'] = mp_memory(mp, cfg.idle_conns)
+    except (RuntimeError, OSError) as e:
+        log('micropython memory failed: %s' % e)
+        res['mp_memory'] = {'error': str(e).splitlines()[0]}
+    return res
+
+
+def webrepl_transfer(port, src, root, nodelay=False):
+    """Logs in like webrepl_cli.py, puts `src` and gets it back; seconds each way. `nodelay`
+    sets TCP_NODELAY on the client socket, which webrepl_cli.py does not."""
+    ws, status, _ = webrepl_client.connect(port, timeout=30)
+    try:
+        if not status.startswith(b'HTTP/1.1 101'):
+            raise RuntimeError('WebREPL handshake: %r' % status)
+        if nodelay:
+            ws.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        webrepl_client.login(ws, WEBREPL_PASSWORD)
+        webrepl_client.read_text_until(ws, b'>>> ')
+        t0 = time.perf_counter()
+        webrepl_client.put_file(ws, str(src), 'put.bin')
+        put_s = time.perf_counter() - t0
+        if (root / 'put.bin').stat().st_size != src.stat().st_size:
+            raise RuntimeError('put: %d bytes landed' % (root / 'put.bin').stat().st_size)
+        got = src.with_name('got.bin')
+        t0 = time.perf_counter()
+        webrepl_client.get_file(ws, str(got), 'put.bin')
+        get_s = time.perf_counter() - t0
+        if not filecmp.cmp(src, got, shallow=False):
+            raise RuntimeError('get: the file came back different')
+        return put_s, get_s
+    finally:
+        ws.s.close()
+
+
+def scenario_webrepl(cfg, tools, mp):
+    """A 10 MiB file put and got back with webrepl_cli.py's protocol (tests/webrepl_client.py),
+    on each face; MB/s each way. Once more with TCP_NODELAY on the client, to tell the
+    client's small writes from the server's own costs. Rounds go on while within
+    WEBREPL_BUDGET_S per face."""
+    work = OUT / 'webrepl'
+    shutil.rmtree(work, ignore_errors=True)
+    (work / 'root').mkdir(parents=True)
+    src = work / 'src.bin'
+    make_file(src, WEBREPL_BYTES)
+    faces = [('CPython', [VPY, '-u'])] + ([('MicroPython', [mp])] if mp else [])
+    mp_bench.OUT.mkdir(parents=True, exist_ok=True)  # where its Proc keeps the apps' output
+    res = {'bytes': WEBREPL_BYTES, 'faces': {}}
+    try:
+        for name, interp in faces:
+            runs = res['faces'].setdefault(name, {'runs': []})['runs']
+            t_face = time.monotonic()
+            try:
+                for rnd in range(1, cfg.rounds + 1):
+                    if time.monotonic() - t_face > WEBREPL_BUDGET_S:
+                        log('webrepl %s: %d round(s) took over %d s, no more' % (name, rnd - 1, WEBREPL_BUDGET_S))
+                        break
+                    # Its 'ready' line, not an HTTP answer: the port is open before ws() is registered.
+                    proc = mp_bench.Proc('webrepl-' + name, interp + [APPS / 'webrepl_uhttpd.py', 0, work / 'root',
+                                                                      WEBREPL_PASSWORD], cwd=work)
+                    try:
+                        port = int(proc.wait_line('ready').split()[1])
+                        put_s, get_s = webrepl_transfer(port, src, work / 'root')
+                        _, get_nodelay_s = webrepl_transfer(port, src, work / 'root', nodelay=True)
+                    finally:
+                        proc.stop()
+                    r = {'put_mb_s': WEBREPL_BYTES / put_s / 1e6, 'get_mb_s': WEBREPL_BYTES / get_s / 1e6,
+                         'get_nodelay_mb_s': WEBREPL_BYTES / get_nodelay_s / 1e6}
+                    runs.append(r)
+                    log('webrepl round %d %-11s 10 MiB put %7.2f MB/s, get %7.2f MB/s (client with TCP_NODELAY: '
+                        'get %7.2f MB/s)' % (rnd, name, r['put_mb_s'], r['get_mb_s'], r['get_nodelay_mb_s']))
+            except (RuntimeError, OSError, AssertionError, subprocess.TimeoutExpired) as e:
+                log('webrepl %s failed: %r' % (name, e))
+                res['faces'][name]['error'] = str(e).splitlines()[0] if str(e) else repr(e)
+            for key in ('put_mb_s', 'get_mb_s', 'get_nodelay_mb_s'):
+                res['faces'][name][key] = summarize(runs, key)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
 # --------------------------------------------------------------------------- report
 
 def fmt(x, unit=''):
     if x is None:
         return 'n/a'
-    if abs(x) >= 100:
+    if isinstance(x, int):
+        s = '{:,}'.format(x)
+    elif abs(x) >= 100:
         s = '{:,.0f}'.format(x)
     elif abs(x) >= 10:
         s = '%.1f' % x
@@ -784,67 +1142,120 @@ def fmt(x, unit=''):
     return s + (' ' + unit if unit else '')
 
 
-def build_report(results):
-    sc = results['scenarios']
+# (result key, title, {peer: target ratio uhttpd / peer}); uhttpd is the server named 'uhttpd'.
+COMPARISONS = [
+    ('hello', 'Python callback, Hello World', {'granian-wsgi': 1.0}),
+    ('ceiling', 'Python callback (ceiling scenario)', {'granian-wsgi': 2.0}),
+    ('static_1k', '1 KiB static file', {'nginx': 1.0}),
+    ('static_100m', '100 MiB static file', {'nginx': 0.9}),
+    ('upload_100m', '100 MiB upload (PUT)', {'dufs': 1.0}),
+    ('mp_hello', 'MicroPython: callback Hello World', {'microdot': 5.0}),
+    ('mp_static_1k', 'MicroPython: 1 KiB static file', {'microdot': 20.0}),
+]
+
+OPS = {'>=': ('≥', lambda v, t: v >= t), '<=': ('≤', lambda v, t: v <= t), '<': ('<', lambda v, t: v < t)}
+
+
+def measure(name, value, unit, target=None, op='>=', met=None):
+    """One absolute measure of the report; `met` from value `op` target unless given."""
+    if met is None and target is not None:
+        met = value is not None and OPS[op][1](value, target)
+    return {'name': name, 'value': value, 'unit': unit, 'target': target, 'op': op, 'met': met}
+
+
+def comparisons(sc):
     comps = []
-    targets = {('hello', 'granian-wsgi'): 1.0, ('static_1k', 'nginx'): 1.0,
-               ('static_100m', 'nginx'): 0.9, ('upload_100m', 'dufs'): 1.0}
-    titles = {'hello': 'Python callback, Hello World', 'static_1k': '1 KiB static file',
-              'static_100m': '100 MiB static file', 'upload_100m': '100 MiB upload (PUT)'}
-    for key in ('hello', 'static_1k', 'static_100m', 'upload_100m'):
+    for key, title, targets in COMPARISONS:
         s = sc.get(key)
-        if not s:
+        if not s or 'shapes' not in s:
             continue
-        u = s['servers'].get('uhttpd', {}).get('median')
-        for peer, e in s['servers'].items():
-            if peer == 'uhttpd':
-                continue
-            p = e.get('median')
-            ratio = u / p if u and p else None
-            t = targets.get((key, peer))
-            comps.append({'scenario': key, 'title': titles[key], 'metric': s['metric'], 'peer': peer,
-                          'uhttpd': u, 'peer_value': p, 'ratio': ratio, 'target': t,
-                          'met': (ratio >= t) if (t and ratio) else None,
-                          'error': e.get('error') or s['servers'].get('uhttpd', {}).get('error')})
-    absolute = []
+        for shape in s['shapes'].values():
+            servers = shape['servers']
+            base = servers.get('uhttpd', {})
+            u = base.get('median')
+            for peer, e in servers.items():
+                if peer == 'uhttpd':
+                    continue
+                p = e.get('median')
+                ratio = u / p if u and p else None
+                t = targets.get(peer)
+                comps.append({'scenario': key, 'title': title, 'load': shape['label'], 'metric': s['metric'],
+                              'peer': peer, 'uhttpd': u, 'peer_value': p, 'ratio': ratio, 'target': t,
+                              'met': (ratio >= t) if (t and ratio) else None,
+                              'error': e.get('error') or base.get('error')})
+    return comps
+
+
+def absolutes(sc):
+    out = []
     if 'sse' in sc:
         v = sc['sse'].get('median')
-        absolute.append({'name': '%d-client SSE fan-out' % sc['sse'].get('clients', 0), 'value': v,
-                         'unit': 'deliveries/s', 'target': 200000, 'better': 'higher',
-                         'met': v is not None and v >= 200000 and sc['sse'].get('complete', False)})
+        out.append(measure('%d-client SSE fan-out' % sc['sse'].get('clients', 0), v, 'deliveries/s', 200000,
+                           met=v is not None and v >= 200000 and sc['sse'].get('complete', False)))
     if 'memory' in sc:
         m = sc['memory']
-        v = m.get('per_conn_kib')
-        absolute.append({'name': 'RSS per idle keep-alive connection', 'value': v, 'unit': 'KiB',
-                         'target': 8, 'better': 'lower', 'met': v is not None and v <= 8})
-        absolute.append({'name': 'idle server RSS', 'value': (m.get('idle_rss_kib') or 0) / 1024 or None,
-                         'unit': 'MiB', 'target': None, 'better': 'lower', 'met': None})
+        out.append(measure('RSS per idle keep-alive connection', m.get('per_conn_kib'), 'KiB', 8, '<='))
+        out.append(measure('idle server RSS', (m.get('idle_rss_kib') or 0) / 1024 or None, 'MiB'))
         for kind in ('download', 'upload'):
-            v = m.get(kind, {}).get('growth_mib')
-            absolute.append({'name': 'RSS growth, 1 GiB %s' % kind, 'value': v, 'unit': 'MiB',
-                             'target': 32, 'better': 'lower', 'met': v is not None and v < 32})
+            out.append(measure('RSS growth, 1 GiB %s' % kind, m.get(kind, {}).get('growth_mib'), 'MiB', 32, '<'))
     if 'startup' in sc:
-        absolute.append({'name': 'start-up to first answered request', 'value': sc['startup'].get('median_ms'),
-                         'unit': 'ms', 'target': None, 'better': 'lower', 'met': None})
-    results['comparisons'] = comps
-    results['absolute'] = absolute
+        out.append(measure('start-up to first answered request', sc['startup'].get('median_ms'), 'ms'))
+    if 'isolation' in sc:
+        i = sc['isolation']
+        out.append(measure('1 KiB static p99, alone (%d req/s probe)' % ISOLATION_PROBE[1], i.get('alone_p99_ms'),
+                           'ms'))
+        out.append(measure('1 KiB static p99 beside %d clients in a 50 ms callback / alone' % ISOLATION_SLEEPERS,
+                           i.get('sleepers_ratio'), '×', 2, '<='))
+        out.append(measure('… and an SSE dispatch loop to %d clients / alone' % ISOLATION_EVENT_CLIENTS,
+                           i.get('events_ratio'), '×', 2, '<='))
+    if 'many' in sc:
+        m = sc['many']
+        n = m.get('conns', MANY_CONNS)
+        out.append(measure('%s keep-alive connections: requests failed or refused' % format(n, ','),
+                           m.get('failed'), 'requests', 0, '<='))
+        out.append(measure('%s connections: RSS per idle connection' % format(n, ','), m.get('per_conn_kib'),
+                           'KiB', 8, '<='))
+        out.append(measure('%s connections: server RSS' % format(n, ','),
+                           m['rss_idle_conns_kib'] / 1024 if m.get('rss_idle_conns_kib') else None, 'MiB'))
+        out.append(measure('%s connections: p99 latency (one burst per round)' % format(n, ','), m.get('p99_ms'),
+                           'ms'))
+    if 'mp_memory' in sc:
+        m = sc['mp_memory']
+        out.append(measure('MicroPython face: idle RSS', (m.get('idle_rss_kib') or 0) / 1024 or None, 'MiB'))
+        out.append(measure('MicroPython face: RSS per idle keep-alive connection', m.get('per_conn_kib'), 'KiB',
+                           8, '<='))
+    if 'webrepl' in sc:
+        for face, f in sc['webrepl']['faces'].items():
+            for way in ('put', 'get'):
+                out.append(measure('WebREPL %s 10 MiB, %s face' % (way, face), f.get(way + '_mb_s'), 'MB/s', 20))
+            out.append(measure('WebREPL get 10 MiB, %s face, client with TCP_NODELAY' % face,
+                               f.get('get_nodelay_mb_s'), 'MB/s'))
+    return out
 
-    lines = ['| scenario | metric | uhttpd | peer | peer value | uhttpd / peer | target |',
-             '|---|---|---:|---|---:|---:|---|']
+
+def build_report(results):
+    sc = results['scenarios']
+    comps = results['comparisons'] = comparisons(sc)
+    absolute = results['absolute'] = absolutes(sc)
+    lines = ['| scenario | load | metric | uhttpd | peer | peer value | uhttpd / peer | target |',
+             '|---|---|---|---:|---|---:|---:|---|']
     for c in comps:
         tgt = ('≥ %.1f× %s' % (c['target'], 'yes' if c['met'] else 'NO')) if c['target'] else ''
         peer = c['peer'] + (' (error: %s)' % c['error'] if c['error'] and c['ratio'] is None else '')
-        lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
-            c['title'], c['metric'], fmt(c['uhttpd']), peer, fmt(c['peer_value']),
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            c['title'], c['load'], c['metric'], fmt(c['uhttpd']), peer, fmt(c['peer_value']),
             ('%.2f×' % c['ratio']) if c['ratio'] else 'n/a', tgt))
+    errors = ['%s: %s' % (k, v['error']) for k, v in sc.items()
+              if isinstance(v, dict) and v.get('error') and 'shapes' not in v]
+    errors += ['webrepl, %s face: %s' % (face, f['error'])
+               for face, f in sc.get('webrepl', {}).get('faces', {}).items() if f.get('error')]
     lines += ['', '| uhttpd measure | value | target |', '|---|---:|---|']
     for a in absolute:
-        if a['target'] is None:
-            tgt = ''
-        else:
-            tgt = '%s %s %s' % ('≥' if a['better'] == 'higher' else ('≤' if 'idle' in a['name'] else '<'),
-                                fmt(a['target'], a['unit']), 'yes' if a['met'] else 'NO')
+        tgt = '' if a['target'] is None else '%s %s %s' % (
+            OPS[a['op']][0], fmt(a['target'], a['unit']), 'yes' if a['met'] else 'NO')
         lines.append('| %s | %s | %s |' % (a['name'], fmt(a['value'], a['unit']), tgt))
+    if errors:
+        lines += [''] + ['error in %s' % e for e in errors]
     return '\n'.join(lines)
 
 
@@ -859,7 +1270,8 @@ def plot(results_path, png_path):
 
 # --------------------------------------------------------------------------- main
 
-SCENARIOS = ['hello', 'static', 'upload', 'sse', 'memory', 'startup']
+SCENARIOS = ['hello', 'ceiling', 'static', 'upload', 'sse', 'memory', 'startup', 'isolation', 'many',
+             'micropython', 'webrepl']
 
 
 def main():
@@ -867,7 +1279,10 @@ def main():
     ap.add_argument('--quick', action='store_true', help='1 round of 2 s each (CI smoke run)')
     ap.add_argument('--rounds', type=int, help='rounds per scenario (default 3; --quick 1)')
     ap.add_argument('--duration', type=float, help='seconds per wrk run (default 10; --quick 2)')
-    ap.add_argument('--conns', type=int, default=64, help='wrk connections for small replies (64)')
+    ap.add_argument('--shapes', type=parse_shapes, default='t1c8,t2c64',
+                    help='wrk load shapes tNcM (N threads, M connections) for hello and ceiling (t1c8,t2c64)')
+    ap.add_argument('--static-shapes', type=parse_shapes, default='t1c8,t1c50,t2c64',
+                    help='wrk load shapes for the 1 KiB static file (t1c8,t1c50,t2c64)')
     ap.add_argument('--only', default=','.join(SCENARIOS), help='comma list of: ' + ', '.join(SCENARIOS))
     ap.add_argument('--no-install', action='store_true', help='install nothing; skip what is missing')
     ap.add_argument('--no-build', action='store_true', help='use the uhttpd already in bench/out/venv')
@@ -893,6 +1308,8 @@ def main():
     try:
         ensure_venv(not cfg.no_install)
         built = None if cfg.no_build else build_uhttpd()
+        ceiling = build_ceiling(not cfg.no_build) if 'ceiling' in only else None
+        mp = build_micropython(not cfg.no_build) if {'micropython', 'webrepl'} & set(only) else None
         tools = ensure_tools(not cfg.no_install)
         if not tools.get('curl'):
             raise SystemExit('curl is needed')
@@ -901,7 +1318,9 @@ def main():
             setup_s, ', '.join(only), cfg.rounds, cfg.duration))
         results = {'meta': {'date': datetime.datetime.now().isoformat(timespec='seconds'),
                             'quick': cfg.quick, 'rounds': cfg.rounds, 'duration_s': cfg.duration,
-                            'conns': cfg.conns, 'versions': versions(tools), 'built_now': built,
+                            'shapes': {'hello': [shape_name(x) for x in cfg.shapes],
+                                       'static': [shape_name(x) for x in cfg.static_shapes]},
+                            'versions': versions(tools), 'built_now': built,
                             'commit': subprocess.run(['git', '-C', str(REPO), 'rev-parse', 'HEAD'],
                                                      capture_output=True, text=True).stdout.strip(),
                             'tree_dirty': bool(subprocess.run(['git', '-C', str(REPO), 'status', '--porcelain',
@@ -912,8 +1331,8 @@ def main():
                    'scenarios': {}}
         sc = results['scenarios']
         t_bench = time.monotonic()
-        if 'hello' in only:
-            sc['hello'] = scenario_hello(cfg, tools)
+        if {'hello', 'ceiling'} & set(only):
+            sc.update(scenario_hello(cfg, tools, set(only), ceiling))
         if 'static' in only:
             sc['static_1k'], sc['static_100m'] = scenario_static(cfg, tools)
         if 'upload' in only:
@@ -924,6 +1343,14 @@ def main():
             sc['memory'] = scenario_memory(cfg, tools)
         if 'startup' in only:
             sc['startup'] = scenario_startup(cfg, tools)
+        if 'isolation' in only:
+            sc['isolation'] = scenario_isolation(cfg, tools)
+        if 'many' in only:
+            sc['many'] = scenario_many(cfg, tools)
+        if 'micropython' in only:
+            sc.update(scenario_micropython(cfg, tools, mp))
+        if 'webrepl' in only:
+            sc['webrepl'] = scenario_webrepl(cfg, tools, mp)
         results['meta']['setup_seconds'] = setup_s
         results['meta']['bench_seconds'] = time.monotonic() - t_bench
         results['meta']['loadavg_after'] = os.getloadavg()

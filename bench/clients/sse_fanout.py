@@ -1,10 +1,17 @@
 """Server-Sent Events fan-out client: many raw sockets on one selector.
 
 Usage: python sse_fanout.py PORT CLIENTS EVENTS ROUNDS SIZE [SERVER_PID]
+       python sse_fanout.py --drain SECONDS PORT CLIENTS
 Opens CLIENTS connections to GET /events, waits until every one got its
 head and the `: connected` comment, then per round asks GET /fire?n=EVENTS
 (on another connection) and times until every client has counted EVENTS
 more `data:` lines. Prints one JSON line.
+
+With --drain: once every client is connected, prints a JSON line
+({"connected": N, ...}), then reads every stream, counting `data:` lines,
+until its stdin is closed or SECONDS have passed, and prints a second JSON
+line ({"events": total, ...}). The events come from whatever the server
+dispatches meanwhile.
 """
 import json
 import os
@@ -16,6 +23,7 @@ import time
 
 PATTERN = b'\ndata: '
 TIMEOUT = 60.0
+DRAIN_PAUSE_S = 0.02
 
 
 def raise_nofile(need):
@@ -44,10 +52,16 @@ class Client:
     def __init__(self, sock):
         self.sock, self.head, self.tail, self.count, self.closed = sock, b'', b'', 0, False
 
+    def counted(self, data):
+        """Counts the `data:` lines in `data` (a line may start in the previous piece)."""
+        joined = self.tail + data
+        self.count += joined.count(PATTERN)
+        self.tail = joined[-(len(PATTERN) - 1):]
 
-def main():
-    port, nclients, nevents, rounds, size = (int(a) for a in sys.argv[1:6])
-    server_pid = int(sys.argv[6]) if len(sys.argv) > 6 else None
+
+def connect_all(port, nclients):
+    """Opens the streams and waits until each has its head and the `: connected` comment.
+    Returns (selector, clients, live clients, bad heads, seconds)."""
     raise_nofile(nclients + 256)
     sel = selectors.DefaultSelector()
     request = b'GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n'
@@ -62,7 +76,6 @@ def main():
         clients.append(c)
         sel.register(s, selectors.EVENT_READ, c)
 
-    # Phase 1: every client has its 200 head and the `: connected` comment.
     pending = set(range(nclients))
     index = {id(c): i for i, c in enumerate(clients)}
     deadline = time.perf_counter() + TIMEOUT
@@ -85,9 +98,41 @@ def main():
                 c.count = (b'\n' + body).count(PATTERN)
                 c.tail = body[-(len(PATTERN) - 1):]
                 pending.discard(index[id(c)])
-    connect_s = time.perf_counter() - t_connect
     live = [c for c in clients if not c.closed]
+    return sel, clients, live, status_bad, time.perf_counter() - t_connect
 
+
+def drain(port, nclients, seconds):
+    sel, clients, live, status_bad, connect_s = connect_all(port, nclients)
+    print(json.dumps({'connected': len(live), 'bad_heads': status_bad, 'connect_seconds': connect_s}),
+          flush=True)
+    before = sum(c.count for c in live)
+    sel.register(sys.stdin, selectors.EVENT_READ, None)  # EOF there: the caller is done
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        # Reading every DRAIN_PAUSE_S lets events gather in the socket buffers: a few large
+        # reads instead of one per event, so this client takes little of the CPU it shares.
+        time.sleep(DRAIN_PAUSE_S)
+        for key, _ in sel.select(min(1.0, max(0.0, end - time.perf_counter()))):
+            c = key.data
+            if c is None:
+                if not os.read(sys.stdin.fileno(), 4096):
+                    end = 0
+                continue
+            data = c.sock.recv(1 << 18)
+            if not data:
+                c.closed = True
+                sel.unregister(c.sock)
+                continue
+            c.counted(data)
+    for c in clients:
+        c.sock.close()
+    print(json.dumps({'events': sum(c.count for c in live) - before,
+                      'closed_clients': sum(1 for c in live if c.closed)}), flush=True)
+
+
+def fanout(port, nclients, nevents, rounds, size, server_pid):
+    sel, clients, live, status_bad, connect_s = connect_all(port, nclients)
     results = []
     for r in range(1, rounds + 1):
         target = nevents * r
@@ -120,9 +165,7 @@ def main():
                         waiting -= 1
                     continue
                 before = c.count
-                joined = c.tail + data
-                c.count += joined.count(PATTERN)
-                c.tail = joined[-(len(PATTERN) - 1):]
+                c.counted(data)
                 if before < target <= c.count:
                     waiting -= 1
         t1 = time.perf_counter()
@@ -148,6 +191,16 @@ def main():
     print(json.dumps({'clients': nclients, 'connected': len(live), 'bad_heads': status_bad,
                       'connect_seconds': connect_s, 'events': nevents, 'size': size,
                       'rounds': results}))
+
+
+def main():
+    if sys.argv[1] == '--drain':
+        seconds, port, nclients = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+        drain(port, nclients, seconds)
+        return
+    port, nclients, nevents, rounds, size = (int(a) for a in sys.argv[1:6])
+    server_pid = int(sys.argv[6]) if len(sys.argv) > 6 else None
+    fanout(port, nclients, nevents, rounds, size, server_pid)
 
 
 if __name__ == '__main__':
