@@ -21,8 +21,10 @@ pub(crate) fn linux_fast_paths() -> bool {
 /// after the delayed-ACK timer (40 ms or more). webrepl_cli.py sends each
 /// small frame as two writes with Nagle on, so its second write waits for
 /// the ACK of its first: without this, every 16 KiB chunk of a `get` costs
-/// a delayed ACK (0.4 MB/s). The kernel leaves quick-ack mode by itself, so
-/// it is asked again after each read. Elsewhere (and where it fails) nothing.
+/// a delayed ACK (0.4 MB/s). Asked right after a read that got bytes, it
+/// also sends an ACK the kernel was holding back; the kernel leaves
+/// quick-ack mode by itself (when the server writes), so it is asked after
+/// every read. Elsewhere (and where it fails) nothing.
 pub(crate) fn quick_ack(fd: std::os::fd::RawFd) {
     #[cfg(target_os = "linux")]
     {

@@ -20,6 +20,7 @@ use crate::http::exchange::Exchange;
 use crate::http::reply::error_reply;
 use crate::http::request::RequestHead;
 use crate::io::conn::{Connection, Next};
+use crate::io::stream::QuickAcking;
 use crate::limits;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
@@ -182,9 +183,8 @@ impl Connection {
             return Next::Close;
         }
         let leftover = std::mem::take(&mut self.buf).to_vec();
-        let fd = self.stream.fd();
         let mut socket = WebSocketStream::from_partially_read(
-            &mut self.stream,
+            QuickAcking::new(&mut self.stream, compatible),
             leftover,
             Role::Server,
             Some(config(compatible)),
@@ -204,9 +204,6 @@ impl Connection {
         loop {
             tokio::select! {
                 incoming = socket.next(), if unforwarded.is_none() => {
-                    if compatible {
-                        crate::platform::quick_ack(fd);
-                    }
                     unforwarded = match incoming {
                         Some(Ok(Message::Text(text))) => Some(WsMessage::Text(text.to_string())),
                         Some(Ok(Message::Binary(data))) => Some(WsMessage::Binary(data)),

@@ -121,6 +121,56 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// A stream that asks the kernel for quick ACKs after every read that got
+/// bytes (when `quick` is set): a peer that writes a small message in two
+/// pieces with Nagle on (webrepl_cli.py) then gets its first piece
+/// acknowledged at once and sends the second without waiting for the
+/// delayed-ACK timer. See [`crate::platform::quick_ack`].
+pub(crate) struct QuickAcking<'a> {
+    stream: &'a mut Stream,
+    quick: bool,
+}
+
+impl<'a> QuickAcking<'a> {
+    pub(crate) fn new(stream: &'a mut Stream, quick: bool) -> QuickAcking<'a> {
+        QuickAcking { stream, quick }
+    }
+}
+
+impl AsyncRead for QuickAcking<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut *this.stream).poll_read(cx, buf);
+        if this.quick && buf.filled().len() > before {
+            crate::platform::quick_ack(this.stream.fd());
+        }
+        read
+    }
+}
+
+impl AsyncWrite for QuickAcking<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
 /// What a connection to a TLS port turned out to be.
 #[cfg(feature = "tls")]
 pub(crate) enum Opened {
