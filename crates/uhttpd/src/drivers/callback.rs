@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::{timeout_at, Instant};
 
 use crate::auth::{Auth, AuthDecision};
@@ -28,8 +28,8 @@ impl Connection {
         handler: Arc<dyn Handler>,
     ) -> Next {
         let has_body = x.has_body();
-        let (request, ends) = exchange::channel(info);
-        let mut body_tx = Some(ends.body_tx);
+        let (request, ends) = exchange::channel(info, has_body);
+        let (mut body_tx, body_wanted) = ends.body.unzip();
         let mut gathered = BytesMut::new();
         // The first piece of a body sent without waiting for `100 Continue` is
         // read before the callback is queued: a client trickling a small body
@@ -69,7 +69,6 @@ impl Connection {
             let _ = reply.add_header("Retry-After", "1");
             return self.reply_and_finish(x, (reply, body)).await;
         }
-        let body_wanted = ends.body_wanted;
         let mut reply_rx = ends.reply_rx;
         let mut wanted = false;
         let mut piece: Option<BodyMsg> = None;
@@ -103,7 +102,7 @@ impl Connection {
                         Err(_) => return Next::Close,
                     }
                 }
-                _ = body_wanted.notified(), if !wanted => {
+                () = go_ahead(&body_wanted), if !wanted => {
                     wanted = true;
                     if self.send_continue(x).await.is_err() {
                         return Next::Close;
@@ -255,6 +254,14 @@ fn raw_status(data: &[u8]) -> u16 {
     let code = data.get(9..12).filter(|_| data.starts_with(b"HTTP/"));
     code.and_then(|c| std::str::from_utf8(c).ok()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// The handler's go-ahead to read the body (never, without a body).
+async fn go_ahead(wanted: &Option<Arc<Notify>>) {
+    match wanted {
+        Some(wanted) => wanted.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 pub(crate) async fn reserve(

@@ -117,8 +117,9 @@ enum ReplyState {
 /// block; call them from worker threads, never from inside an async runtime.
 pub struct Request {
     info: Arc<RequestInfo>,
-    body_rx: mpsc::Receiver<BodyMsg>,
-    body_wanted: Arc<Notify>,
+    /// The body's pieces and the go-ahead the connection waits for before
+    /// reading them; `None` for a request without a body (nothing to make).
+    body: Option<(mpsc::Receiver<BodyMsg>, Arc<Notify>)>,
     body_asked: bool,
     body_ended: bool,
     pending: Bytes,
@@ -128,28 +129,34 @@ pub struct Request {
 
 /// The connection task's ends of a request's channels.
 pub(crate) struct ConnectionEnds {
-    pub body_tx: mpsc::Sender<BodyMsg>,
-    pub body_wanted: Arc<Notify>,
+    /// Where the body's pieces go, and the handler's go-ahead to read them;
+    /// `None` without a body.
+    pub body: Option<(mpsc::Sender<BodyMsg>, Arc<Notify>)>,
     pub reply_rx: mpsc::Receiver<ReplyEvent>,
 }
 
-pub(crate) fn channel(info: Arc<RequestInfo>) -> (Request, ConnectionEnds) {
-    let (body_tx, body_rx) = mpsc::channel(limits::BODY_CHANNEL_PIECES);
+/// The two ends of a request handed to a handler; the body's channel is
+/// made only when there is a body.
+pub(crate) fn channel(info: Arc<RequestInfo>, has_body: bool) -> (Request, ConnectionEnds) {
     let (reply_tx, reply_rx) = mpsc::channel(limits::RESPONSE_CHANNEL_PIECES);
-    let body_wanted = Arc::new(Notify::new());
+    let (body, ends_body) = if has_body {
+        let (body_tx, body_rx) = mpsc::channel(limits::BODY_CHANNEL_PIECES);
+        let wanted = Arc::new(Notify::new());
+        (Some((body_rx, wanted.clone())), Some((body_tx, wanted)))
+    } else {
+        (None, None)
+    };
     let request = Request {
         info,
-        body_rx,
-        body_wanted: body_wanted.clone(),
+        body,
         body_asked: false,
-        body_ended: false,
+        body_ended: !has_body,
         pending: Bytes::new(),
         reply_tx,
         reply: ReplyState::Fresh,
     };
     let ends = ConnectionEnds {
-        body_tx,
-        body_wanted,
+        body: ends_body,
         reply_rx,
     };
     (request, ends)
@@ -187,19 +194,20 @@ impl Request {
     }
 
     fn next_piece(&mut self) -> io::Result<Bytes> {
+        let Some((body_rx, wanted)) = self.body.as_mut() else {
+            self.body_ended = true;
+            return Ok(Bytes::new());
+        };
         if !self.body_asked {
             // The connection sends `100 Continue` and starts reading only now.
             self.body_asked = true;
-            self.body_wanted.notify_one();
+            wanted.notify_one();
         }
         loop {
-            let next = match self.body_rx.try_recv() {
+            let next = match body_rx.try_recv() {
                 Ok(message) => Some(message),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    let body_rx = &mut self.body_rx;
-                    wait_outside(|| body_rx.blocking_recv())
-                }
+                Err(mpsc::error::TryRecvError::Empty) => wait_outside(|| body_rx.blocking_recv()),
             };
             match next {
                 Some(BodyMsg::Data(piece)) if piece.is_empty() => continue,

@@ -36,6 +36,40 @@ pub(crate) const HEAD_READ_BYTES: usize = 4096;
 /// Bodies up to this size go out in the same write as the head.
 pub(crate) const COALESCE_BODY_BYTES: usize = 16 * 1024;
 
+/// Head buffers an I/O thread keeps for its connections' next requests. A
+/// connection waiting for a request holds no buffer (idle connections stay
+/// cheap); the one it gives up is kept here, and the next connection to
+/// read a head takes it instead of allocating one. Enough for the
+/// connections one thread serves at once under load; at most 64 × 4 KiB per
+/// I/O thread however many go idle together.
+pub(crate) const SPARE_HEAD_BUFFERS: usize = 64;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<BytesMut>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer for reading a head: a spare one of this thread's, or a new one.
+fn take_head_buffer() -> BytesMut {
+    SPARE
+        .with(|spare| spare.borrow_mut().pop())
+        .unwrap_or_default()
+}
+
+/// A connection's buffer as it goes idle: kept for another head when
+/// nothing else refers to its memory (a request head still alive, say) and
+/// it is a head buffer's size; let go otherwise.
+fn give_back_head_buffer(mut buf: BytesMut) {
+    buf.clear();
+    if buf.try_reclaim(HEAD_READ_BYTES) && buf.capacity() <= 2 * HEAD_READ_BYTES {
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_HEAD_BUFFERS {
+                spare.push(buf);
+            }
+        });
+    }
+}
+
 /// Whether the connection serves another request.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -111,7 +145,7 @@ impl Connection {
         };
         if self.buf.is_empty() {
             // Idle: hold no buffer while waiting, so idle connections stay cheap.
-            self.buf = BytesMut::new();
+            give_back_head_buffer(std::mem::take(&mut self.buf));
             let wait = if first {
                 limits.header_timeout
             } else {
@@ -126,6 +160,7 @@ impl Connection {
                 }
                 () = self.idle.as_mut() => return Ok(None),
             }
+            self.buf = take_head_buffer();
         }
         let deadline = Instant::now() + limits.header_timeout;
         loop {
@@ -435,4 +470,46 @@ impl Connection {
 pub(crate) async fn read_more(stream: &mut Stream, buf: &mut BytesMut) -> io::Result<usize> {
     buf.reserve(limits::BODY_PIECE_BYTES);
     stream.read_buf(buf).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spare() -> usize {
+        SPARE.with(|spare| spare.borrow().len())
+    }
+
+    #[test]
+    fn head_buffers_are_kept_only_when_free_small_and_few() {
+        let read = |buf: &mut BytesMut| {
+            buf.reserve(HEAD_READ_BYTES);
+            buf.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        };
+        let mut buf = take_head_buffer();
+        read(&mut buf);
+        let head = buf.split_to(8).freeze();
+        // The head still refers to the memory: not kept.
+        give_back_head_buffer(buf.split());
+        assert_eq!(spare(), 0);
+        drop(head);
+        let mut buf = take_head_buffer();
+        read(&mut buf);
+        let address = buf.as_ptr();
+        drop(buf.split_to(8));
+        give_back_head_buffer(buf);
+        assert_eq!(spare(), 1);
+        // The same memory serves the next head, from its start.
+        let mut again = take_head_buffer();
+        read(&mut again);
+        assert_eq!(again.as_ptr(), address);
+        // Grown for a body: not kept.
+        again.reserve(limits::BODY_PIECE_BYTES);
+        give_back_head_buffer(again);
+        assert_eq!(spare(), 0);
+        for _ in 0..SPARE_HEAD_BUFFERS + 5 {
+            give_back_head_buffer(BytesMut::with_capacity(HEAD_READ_BYTES));
+        }
+        assert_eq!(spare(), SPARE_HEAD_BUFFERS);
+    }
 }
