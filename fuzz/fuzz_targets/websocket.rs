@@ -7,8 +7,7 @@ use uhttpd::fuzzing::{parse_wa, WA_REQUEST_BYTES};
 use uhttpd::fuzzing::handshake;
 
 fuzz_target!(|data: &[u8]| {
-    let mut buf = bytes::BytesMut::from(data);
-    if let Ok(Some(head)) = parse_head(&mut buf, &HeadLimits::default()) {
+    if let Ok(Some(head)) = parse_head(&mut data.into(), &HeadLimits::default()) {
         for compatible in [false, true] {
             if let Ok(reply) = handshake(&head, compatible) {
                 assert!(reply.starts_with(b"HTTP/1.1 101 "));

@@ -133,7 +133,8 @@ impl DeviceFs {
         })
     }
 
-    /// How many changes this server made beneath root so far.
+    /// How many changes this server made beneath root so far: uploads
+    /// landed, files and trees deleted, directories made.
     pub fn changes(&self) -> u64 {
         self.changes.count()
     }
