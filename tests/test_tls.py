@@ -103,10 +103,11 @@ def file_fingerprint(certfile):
     return fingerprint(ssl.PEM_cert_to_DER_cert(Path(certfile).read_text()))
 
 
-def openssl(*args, input=None):
-    """Runs the openssl command; returns its stdout (bytes)."""
+def openssl(*args, input=None, cwd=None):
+    """Runs the openssl command (in ``cwd``); returns its stdout (bytes)."""
     out = subprocess.run(
-        ["openssl", *map(str, args)], input=input, capture_output=True, timeout=OPENSSL_TIMEOUT
+        ["openssl", *map(str, args)], input=input, cwd=cwd, capture_output=True,
+        timeout=OPENSSL_TIMEOUT,
     )
     assert out.returncode == 0, (args, out.stderr.decode(errors="replace"))
     return out.stdout
@@ -155,12 +156,9 @@ def expired_certificate(directory):
     certfile, keyfile = directory / "cert.pem", directory / "key.pem"
     openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", keyfile, "-out", directory / "req.csr", "-subj", "/CN=localhost")
-    out = subprocess.run(
-        ["openssl", "ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", "key.pem",
-         "-in", "req.csr", "-out", "cert.pem", "-notext",
-         "-startdate", "20200101000000Z", "-enddate", "20200102000000Z"],
-        cwd=directory, capture_output=True, timeout=OPENSSL_TIMEOUT)
-    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    openssl("ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", "key.pem",
+            "-in", "req.csr", "-out", "cert.pem", "-notext",
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", cwd=directory)
     return certfile, keyfile
 
 

@@ -71,7 +71,7 @@ pub enum Error {
     /// A certificate or key file (or the directory for them) that could not
     /// be read or written.
     #[error("cannot use {what} {}: {source}", path.display())]
-    TlsFileUnreadable {
+    TlsFileAccess {
         /// `"certificate file"`, `"key file"`, `"certificate directory"`.
         what: &'static str,
         /// The file as given.
@@ -114,7 +114,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Io(io) => ErrorClass::Os(io.raw_os_error()),
-            Error::TlsFileUnreadable { source, .. } => ErrorClass::Os(source.raw_os_error()),
+            Error::TlsFileAccess { source, .. } => ErrorClass::Os(source.raw_os_error()),
             Error::InvalidArgument(_)
             | Error::TlsFileInvalid { .. }
             | Error::InvalidPattern { .. }
@@ -137,7 +137,7 @@ impl Error {
     pub fn message(&self) -> String {
         let message = self.to_string();
         let os_error = match self {
-            Error::Io(io) | Error::TlsFileUnreadable { source: io, .. } => io.raw_os_error(),
+            Error::Io(io) | Error::TlsFileAccess { source: io, .. } => io.raw_os_error(),
             _ => None,
         };
         match os_error {

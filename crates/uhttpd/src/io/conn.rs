@@ -196,11 +196,10 @@ impl Connection {
     /// URL to use instead, in plain text, and closes.
     #[cfg(feature = "tls")]
     pub(crate) async fn refuse_plain_http(mut self) {
+        let reached = self.stream.local_addr();
         let url = match self.read_head(true).await {
-            Ok(Some(head)) => {
-                https_url(head.header("host"), head.target(), self.stream.local_addr())
-            }
-            _ => https_url(None, "/", self.stream.local_addr()),
+            Ok(Some(head)) => https_url(head.header("host"), head.target(), reached),
+            _ => https_url(None, "/", reached),
         };
         log::info!(target: "uhttpd", "{}: plain HTTP on the TLS port, told to use {url}", self.remote);
         self.refuse_with(plain_http_on_tls_port(&url)).await

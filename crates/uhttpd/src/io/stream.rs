@@ -39,7 +39,7 @@ impl Stream {
     /// Whether bytes go out as they are, so the kernel may send file pages
     /// straight to the socket.
     pub(crate) fn is_plain(&self) -> bool {
-        matches!(self, Stream::Plain(_))
+        self.plain().is_some()
     }
 
     /// Plain TCP underneath, for sendfile on a plain stream.

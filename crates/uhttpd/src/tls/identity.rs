@@ -121,7 +121,7 @@ fn check_validity(leaf: &CertificateDer<'_>, certfile: &Path) -> Result<()> {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::TlsFileUnreadable {
+    std::fs::read(path).map_err(|source| Error::TlsFileAccess {
         what,
         path: path.to_path_buf(),
         source,

@@ -35,17 +35,25 @@ pub const KEY_FILE: &str = "key.pem";
 /// `::1`, this machine's host name, and `host` unless it is a wildcard
 /// address (`0.0.0.0`, `::`) or empty.
 pub fn default_names(host: &str) -> Vec<String> {
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    let hostname = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    names.push(hostname);
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".into(),
+        "::1".into(),
+        host_name(),
+    ];
     let wildcard = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
     if !host.is_empty() && !wildcard {
         names.push(host.to_string());
     }
     names
+}
+
+/// This machine's host name (`uname -n`).
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The certificate and key in `dir` when they are valid for another
@@ -96,13 +104,9 @@ fn generate(names: &BTreeSet<String>) -> Result<(String, String)> {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(failed)?;
     let mut params =
         CertificateParams::new(names.iter().cloned().collect::<Vec<_>>()).map_err(failed)?;
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
     params
         .distinguished_name
-        .push(DnType::CommonName, format!("uhttpd on {host}"));
+        .push(DnType::CommonName, format!("uhttpd on {}", host_name()));
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let now = OffsetDateTime::now_utc();
     // A day back, so a client whose clock is a little behind accepts it.
@@ -165,7 +169,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 fn unwritable(path: &Path, source: std::io::Error) -> Error {
-    Error::TlsFileUnreadable {
+    Error::TlsFileAccess {
         what: "certificate directory",
         path: path.to_path_buf(),
         source,
