@@ -8,6 +8,7 @@ with SIGINT (Ctrl-C) at the end; every wait is bounded.
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -19,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 from websockets.sync.client import connect as ws_connect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS
+from conftest import CHROMIUM, CHROMIUM_ARGS, wait_until
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 START_TIMEOUT = 15.0
@@ -35,6 +38,33 @@ TIMEOUT = 5.0
 UI_TIMEOUT = 5000  # ms, every Playwright wait
 
 expect.set_options(timeout=UI_TIMEOUT)
+
+BLINK = b'''import time
+
+LED_PIN = 2  # the board's LED
+
+
+def blink(times, delay=0.05):
+    """Blinks the LED, saying so."""
+    for i in range(times):
+        print("blink", i + 1, "of", times)
+        time.sleep(delay)
+    return times
+
+
+if __name__ == "__main__":
+    blink(3)
+'''
+ASSETS = {
+    "/console.css": "text/css; charset=utf-8",
+    "/console.js": "text/javascript; charset=utf-8",
+    "/editor.js": "text/javascript; charset=utf-8",
+}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 FLAGS = [
     "--port",
@@ -238,7 +268,14 @@ def test_prints_url_and_password_serves_everything_and_ctrl_c_exits_0(console, t
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"<title>uhttpd console</title>" in body
-    assert b"<script" in body and b"http://" not in body.split(b"<script", 1)[1].split(b"</script>")[0]
+    assert b'<script src="/console.js" defer></script>' in body
+    for path, mime in ASSETS.items():
+        status, headers, asset = c.request("GET", path)
+        assert status == 200, path
+        assert headers["Content-Type"] == mime
+        assert headers["Cache-Control"] == "no-cache"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert asset and b"http://" not in asset, path
 
     status, _, body = c.request("GET", "/fs/")
     assert status == 200
@@ -258,14 +295,26 @@ def test_prints_url_and_password_serves_everything_and_ctrl_c_exits_0(console, t
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_console_page_is_one_small_self_contained_file():
+def test_console_page_ships_in_the_package_self_contained_with_nothing_inline():
     import importlib.resources
 
-    html = importlib.resources.files("uhttpd").joinpath("console.html").read_text("utf-8")
-    assert len(html.encode("utf-8")) < 40_000
-    for outside in ("http://", "https://", "//cdn", "<link rel=\"stylesheet", "<script src", "import("):
-        assert outside not in html, outside
-    assert html.count("<script>") == 1 and html.count("<style>") == 1
+    package = importlib.resources.files("uhttpd")
+    html = package.joinpath("console.html").read_text("utf-8")
+    files = {name: package.joinpath(name).read_text("utf-8") for name in ("console.css", "console.js", "editor.js")}
+    assert sum(len(text.encode("utf-8")) for text in [html, *files.values()]) < 150_000
+    for name, text in [("console.html", html), *files.items()]:
+        for outside in ("http://", "https://", "//cdn", "import(", "@import"):
+            assert outside not in text, (name, outside)
+    # only the page's own files, no inline script, style or event handler
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/editor.js" defer>', '<script src="/console.js" defer>']
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">', '<link rel="stylesheet" href="/console.css">']
+    assert "<style" not in html
+    assert not re.search(r"\sstyle\s*=", html)
+    assert not re.search(r"\son[a-z]+\s*=", html)
+    # nothing is ever parsed as markup or code from a string
+    for name in ("console.js", "editor.js"):
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'"):
+            assert sink not in files[name], (name, sink)
 
 
 def test_wildcard_host_prints_a_url_to_open(console, tmp_path):
@@ -431,10 +480,18 @@ def page_errors():
 
 
 def open_page(browser, url, errors, **context_kw):
+    """A new context's page at url; script errors and anything the
+    Content-Security-Policy refused land in errors."""
     context = browser.new_context(**context_kw)
+    context.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None)
     page.goto(url)
     return context, page
 
@@ -467,6 +524,7 @@ def test_console_page_files_terminal_and_events(browser, console, tmp_path, page
     (root / "main.py").write_bytes(b"print('hello')\n")
     (root / "lib").mkdir()
     (root / "lib" / "util.py").write_bytes(b"x = 1\n")
+    (root / "blink.py").write_bytes(BLINK)
     c = console(root, "--password", "pw")
     context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
     dialogs = Dialogs(page)
@@ -612,8 +670,16 @@ def test_console_page_files_terminal_and_events(browser, console, tmp_path, page
     assert narrow["x"] + narrow["width"] <= 900 and narrow["y"] + narrow["height"] <= 600, narrow
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    # the README's picture: a program open in the editor and run, the dashboard
+    row(page, "blink.py").get_by_role("link", name="blink.py").click()
+    expect(page.locator("#ed-name")).to_have_text("/blink.py")
+    page.keyboard.press("F5")
+    expect_screen(screen, re.compile(r"\[run /blink\.py\]\nblink 1 of 3\nblink 2 of 3\nblink 3 of 3\n>>> \s*$"))
+    page.get_by_role("tab", name="Dashboard").click()
+    expect(page.locator("#g-repl")).to_have_text("open")
+    page.wait_for_timeout(2500)  # a few of the dashboard's samples, once a second
     DOCS.mkdir(exist_ok=True)
-    page.locator("#term").click()
+    page.locator(".ed-input").click(position={"x": 200, "y": 150})
     page.wait_for_timeout(100)
     page.screenshot(path=str(DOCS / "console.png"))
     assert page_errors == []
@@ -774,21 +840,637 @@ def test_phone_sized_window_stacks_the_panels(browser, console, tmp_path, page_e
     page.keyboard.press("Enter")
     expect(screen).to_contain_text("'%s'" % sys.platform)
 
-    boxes = {
-        name: page.locator(sel).bounding_box()
-        for name, sel in [("files", "#files"), ("term", "#term-panel"), ("events", "#events-panel")]
-    }
+    # the editor works there too: open, type, save
+    row(page, "main.py").get_by_role("link", name="main.py").tap()
+    ta = page.locator(".ed-input")
+    expect(ta).to_have_value("print('hello')\n")
+    ta.press("Control+End")
+    page.keyboard.type("print('from the phone')")
+    page.get_by_role("button", name="Save").tap()
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert (tmp_path / "main.py").read_bytes() == b"print('hello')\nprint('from the phone')"
+
+    panels = [("files", "#files"), ("editor", "#editor-panel"), ("term", "#term-panel"), ("events", "#events-panel")]
+    boxes = {name: page.locator(sel).bounding_box() for name, sel in panels}
     for name, box in boxes.items():
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
-    assert boxes["files"]["y"] + boxes["files"]["height"] <= boxes["term"]["y"], boxes
-    assert boxes["term"]["y"] + boxes["term"]["height"] <= boxes["events"]["y"], boxes
-    assert boxes["term"]["height"] >= 300, boxes
+    for (upper, _), (lower, _) in zip(panels, panels[1:]):
+        assert boxes[upper]["y"] + boxes[upper]["height"] <= boxes[lower]["y"], boxes
+    assert boxes["term"]["height"] >= 300 and boxes["editor"]["height"] >= 300, boxes
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-    for sel in ("#upload-btn", "#mkdir-btn", "#connect-btn", "#clear-btn"):
+    for sel in ("#upload-btn", "#newfile-btn", "#mkdir-btn", "#zip-link", "#save-btn", "#run-btn", "#connect-btn", "#clear-btn"):
         expect(page.locator(sel)).to_be_visible()
+        box = page.locator(sel).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (sel, box)
 
     DOCS.mkdir(exist_ok=True)
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS / "console-phone.png"), full_page=True)
+    assert page_errors == []
+    context.close()
+
+
+# --------------------------------------------------------------------------
+# the workbench: editor, run, file manager, verified uploads, dashboard
+
+
+def editor_value(page):
+    return page.locator(".ed-input").input_value()
+
+
+def open_in_editor(page, name, path=None):
+    row(page, name).locator("td.name a").click()
+    expect(page.locator("#ed-name")).to_have_text(path or "/" + name)
+
+
+def test_editor_opens_edits_and_saves_with_its_keys(browser, console, tmp_path, page_errors):
+    (tmp_path / "main.py").write_bytes(b"def greet(name):\n    print('hi', name)\n")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "util.py").write_bytes(b"x = 1\n")
+    (tmp_path / "data.bin").write_bytes(bytes(range(256)))
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    dialogs = Dialogs(page)
+    ta = page.locator(".ed-input")
+    expect(page.locator("#ed-empty")).to_be_visible()
+    expect(row(page, "data.bin").locator("a.text")).to_have_count(0)  # not offered for editing
+
+    open_in_editor(page, "main.py")
+    expect(ta).to_have_value("def greet(name):\n    print('hi', name)\n")
+    expect(ta).to_be_focused()
+    hl = page.locator(".ed-hl")
+    expect(hl.locator(".t-kw")).to_have_text(["def"])
+    expect(hl.locator(".t-fn")).to_have_text(["greet"])
+    expect(hl.locator(".t-bi")).to_have_text(["print"])
+    expect(hl.locator(".t-str")).to_have_text(["'hi'"])
+    assert page.locator(".ed-gutter").inner_text().split() == ["1", "2", "3"]
+    expect(page.locator(".ed-status")).to_contain_text("Python")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+
+    # Enter keeps the indentation, and adds a level after a line ending in ':'
+    ta.press("Control+End")
+    page.keyboard.type("if True:")
+    page.keyboard.press("Enter")
+    page.keyboard.type("greet('you')")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.type("# end")
+    text = "def greet(name):\n    print('hi', name)\nif True:\n    greet('you')\n# end"
+    expect(ta).to_have_value(text)
+    expect(page.locator("#ed-dot")).to_be_visible()
+    expect(page).to_have_title(re.compile("^\u25cf main.py"))
+    assert page.locator(".ed-gutter").inner_text().split() == ["1", "2", "3", "4", "5"]
+
+    # Tab and Shift-Tab move the selected lines
+    page.evaluate("() => document.querySelector('.ed-input').setSelectionRange(0, 20)")
+    page.keyboard.press("Tab")
+    expect(ta).to_have_value("    def greet(name):\n        print('hi', name)\nif True:\n    greet('you')\n# end")
+    page.keyboard.press("Shift+Tab")
+    expect(ta).to_have_value(text)
+
+    # Ctrl-S writes it to the file
+    ta.press("Control+s")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert (tmp_path / "main.py").read_text() == text
+    expect(page).to_have_title(re.compile("^main.py"))
+
+    # search: Ctrl-F, the count, next and previous, Escape selects the match
+    ta.press("Control+End")
+    ta.press("Control+f")
+    find = page.get_by_role("searchbox", name="Find in the file")
+    expect(find).to_be_focused()
+    find.type("GREET")
+    count = page.locator(".ed-find .count")
+    expect(count).to_have_text("1 of 2")
+    expect(hl.locator("mark.m")).to_have_count(2)
+    find.press("Enter")
+    expect(count).to_have_text("2 of 2")
+    expect(hl.locator("mark.cur")).to_have_text("greet")
+    find.press("Shift+Enter")
+    expect(count).to_have_text("1 of 2")
+    find.press("Escape")
+    expect(ta).to_be_focused()
+    assert page.evaluate("() => { const t = document.querySelector('.ed-input'); return [t.selectionStart, t.selectionEnd]; }") == [4, 9]
+    expect(hl.locator("mark")).to_have_count(0)
+
+    # unsaved changes survive a click elsewhere: a folder, another file (asked first)
+    ta.press("Control+End")
+    page.keyboard.type("\nprint(1)")
+    expect(page.locator("#ed-dot")).to_be_visible()
+    row(page, "lib").locator("td.name a").click()
+    expect(page.locator("#crumbs")).to_contain_text("lib")
+    expect(page.locator("#ed-name")).to_have_text("/main.py")
+    expect(ta).to_have_value(text + "\nprint(1)")
+    dialogs.expect(False)
+    row(page, "util.py").locator("td.name a").click()
+    expect(page.locator("#ed-name")).to_have_text("/main.py")
+    assert dialogs.asked[-1] == ("confirm", "\u201cmain.py\u201d has unsaved changes.\nDiscard them and open \u201cutil.py\u201d?")
+    # the Save button saves too, and then the other file opens unasked
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert (tmp_path / "main.py").read_text() == text + "\nprint(1)"
+    asked = len(dialogs.asked)
+    open_in_editor(page, "util.py", "/lib/util.py")
+    expect(ta).to_have_value("x = 1\n")
+    assert len(dialogs.asked) == asked
+
+    # closing the page with unsaved changes warns
+    ta.press("Control+End")
+    page.keyboard.type("y = 2")
+    dialogs.expect(True)
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")
+    assert dialogs.asked[-1][0] == "beforeunload"
+    assert (tmp_path / "lib" / "util.py").read_text() == "x = 1\n"
+    assert page_errors == []
+    context.close()
+
+
+def test_editor_never_overwrites_a_file_changed_on_disk(browser, console, tmp_path, page_errors):
+    conf = tmp_path / "conf.py"
+    conf.write_text("speed = 1\n")
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    dialogs = Dialogs(page)
+    ta = page.locator(".ed-input")
+    warning = page.locator("#ed-msg")
+    open_in_editor(page, "conf.py")
+    ta.press("Control+End")
+    page.keyboard.type("mine = True")
+
+    # someone else writes the file meanwhile: saving warns and writes nothing
+    conf.write_text("speed = 22  # theirs\n")
+    ta.press("Control+s")
+    expect(warning).to_contain_text("changed on disk since you opened it \u2014 reload it or save a copy")
+    assert conf.read_text() == "speed = 22  # theirs\n"
+    expect(page.locator("#ed-dot")).to_be_visible()
+
+    # Save a copy: the text goes to a new file, which the editor now shows
+    dialogs.expect("/conf-mine.py")
+    warning.get_by_role("button", name="Save a copy").click()
+    expect(page.locator("#ed-name")).to_have_text("/conf-mine.py")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    expect(warning).to_be_hidden()
+    assert (tmp_path / "conf-mine.py").read_text() == "speed = 1\nmine = True"
+    assert conf.read_text() == "speed = 22  # theirs\n"
+    expect(row(page, "conf-mine.py")).to_be_visible()
+
+    # Reload: the disk's text replaces the editor's (after a confirm)
+    open_in_editor(page, "conf.py")
+    expect(ta).to_have_value("speed = 22  # theirs\n")
+    ta.press("Control+End")
+    page.keyboard.type("x = 3")
+    conf.write_text("speed = 333\n")
+    page.get_by_role("button", name="Save").click()
+    expect(warning).to_contain_text("changed on disk")
+    dialogs.expect(True)
+    warning.get_by_role("button", name="Reload").click()
+    expect(ta).to_have_value("speed = 333\n")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+
+    # Overwrite: after a confirm, the editor's text wins
+    page.keyboard.type("# mine ")
+    conf.write_text("speed = 4444\n")
+    ta.press("Control+s")
+    expect(warning).to_contain_text("changed on disk")
+    dialogs.expect(False)
+    warning.get_by_role("button", name="Overwrite").click()
+    assert conf.read_text() == "speed = 4444\n"
+    dialogs.expect(True)
+    warning.get_by_role("button", name="Overwrite").click()
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert conf.read_text() == "# mine speed = 333\n"
+    assert dialogs.asked[-1][0] == "confirm" and "Replace \u201c/conf.py\u201d" in dialogs.asked[-1][1]
+    # ... and the next save checks against what the editor wrote
+    ta.focus()
+    page.keyboard.type("#")
+    ta.press("Control+s")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert conf.read_text() == "# mine #speed = 333\n"
+    assert page_errors == []
+    context.close()
+
+
+def test_editor_new_file(browser, console, tmp_path, page_errors):
+    (tmp_path / "lib").mkdir()
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    dialogs = Dialogs(page)
+    ta = page.locator(".ed-input")
+    row(page, "lib").locator("td.name a").click()
+    expect(page.locator("#crumbs")).to_contain_text("lib")
+
+    dialogs.expect("sensor.py")
+    page.get_by_role("button", name="New file").click()
+    assert dialogs.asked[-1] == ("prompt", "Name of the new file in /lib:")
+    expect(page.locator("#ed-name")).to_have_text("/lib/sensor.py")
+    expect(page.locator("#ed-dot")).to_be_visible()  # not on the device yet
+    expect(ta).to_be_focused()
+    page.keyboard.type("value = 42")
+    assert not (tmp_path / "lib" / "sensor.py").exists()
+    ta.press("Control+s")
+    expect(page.locator("#ed-dot")).to_be_hidden()
+    assert (tmp_path / "lib" / "sensor.py").read_text() == "value = 42"
+    expect(row(page, "sensor.py")).to_contain_text("10 B")
+
+    # a new file whose name another client takes meanwhile: nothing overwritten
+    dialogs.expect("late.py")
+    page.get_by_role("button", name="New file").click()
+    page.keyboard.type("mine")
+    (tmp_path / "lib" / "late.py").write_text("theirs")
+    ta.press("Control+s")
+    expect(page.locator("#ed-msg")).to_contain_text("\u201c/lib/late.py\u201d already exists on disk")
+    assert (tmp_path / "lib" / "late.py").read_text() == "theirs"
+    assert page_errors == []
+    context.close()
+
+
+def test_run_prints_the_output_and_stop_interrupts(browser, console, tmp_path, page_errors):
+    (tmp_path / "hello.py").write_bytes(b"for i in range(3):\n    print('line', i)\n\nprint('done:', i)\n")
+    (tmp_path / "loop.py").write_bytes(b"n = 0\nwhile True:\n    n += 1\n")
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    screen = page.locator("#screen")
+    open_in_editor(page, "hello.py")
+
+    # F5 before logging in: the password first, then it runs
+    page.keyboard.press("F5")
+    expect(screen).to_contain_text("Password: ")
+    expect(screen).to_contain_text("runs once you are logged in")
+    page.keyboard.type("pw")
+    page.keyboard.press("Enter")
+    expect_screen(screen, re.compile(r"\[run /hello\.py\]\nline 0\nline 1\nline 2\ndone: 2\n>>> \s*$"))
+    assert "===" not in screen.inner_text()  # the paste-mode echo is not shown
+
+    # Run of an endless loop; Stop interrupts it and the prompt comes back
+    open_in_editor(page, "loop.py")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#ws-state")).to_have_text("running")
+    expect(screen).to_contain_text("[run /loop.py]")
+    page.wait_for_timeout(300)
+    page.get_by_role("button", name="Stop").click()
+    expect_screen(screen, re.compile(r"\[run /loop\.py\]\n[\s\S]*KeyboardInterrupt\n(>>> \n)*>>> \s*$"))
+    expect(page.locator("#ws-state")).to_have_text("connected")
+    # the loop ran in the REPL's namespace
+    page.locator("#term").click()
+    page.keyboard.type("n > 0")
+    page.keyboard.press("Enter")
+    expect_screen(screen, re.compile(r">>> n > 0\nTrue\n>>> \s*$"))
+
+    # a Run while a program runs stops it first (Ctrl-C), then runs the text
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#ws-state")).to_have_text("running")
+    page.wait_for_timeout(300)
+    open_in_editor(page, "hello.py")
+    page.keyboard.press("F5")
+    expect_screen(screen, re.compile(r"KeyboardInterrupt\n[\s\S]*\[run /hello\.py\]\nline 0\nline 1\nline 2\ndone: 2\n>>> \s*$"))
+    assert page_errors == []
+    context.close()
+
+
+def listed(page):
+    return page.locator("#list tbody tr[data-name]").evaluate_all("rows => rows.map(r => r.dataset.name)")
+
+
+def test_file_manager_sorts_selects_renames_and_zips(browser, console, tmp_path, page_errors):
+    root = tmp_path / "root"
+    root.mkdir()
+    for name, size, year in [("a.txt", 1, 2020), ("b.bin", 3000, 2021), ("c.json", 200, 2022), ("keep.txt", 50, 2019)]:
+        (root / name).write_bytes(b"k" * size)
+        stamp = time.mktime((year, 1, 2, 3, 4, 5, 0, 0, -1))
+        os.utime(root / name, (stamp, stamp))
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "sub" / "x.txt").write_bytes(b"x")
+    (root / "sub" / "deep" / "y.txt").write_bytes(b"yy" * 5000)
+    (root / "empty").mkdir()
+    c = console(root, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800}, timezone_id="UTC")
+    dialogs = Dialogs(page)
+    alert = page.locator("#fs-error")
+
+    # Modified, in local time (UTC here)
+    stamp = (root / "a.txt").stat().st_mtime
+    expect(row(page, "a.txt").locator("td.time")).to_have_text(time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp)))
+    expect(row(page, "sub").locator("td.time")).not_to_have_text("")
+
+    # sorting: folders first; a second click turns the order round
+    assert listed(page) == ["empty", "sub", "a.txt", "b.bin", "c.json", "keep.txt"]
+    size = page.locator("#list th[data-key=size]")
+    size.get_by_role("button").click()
+    expect(size).to_have_attribute("aria-sort", "descending")
+    assert listed(page) == ["empty", "sub", "b.bin", "c.json", "keep.txt", "a.txt"]
+    size.get_by_role("button").click()
+    expect(size).to_have_attribute("aria-sort", "ascending")
+    assert listed(page) == ["empty", "sub", "a.txt", "keep.txt", "c.json", "b.bin"]
+    # by time, from the keyboard: newest first
+    page.get_by_role("button", name="Modified", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#list th[data-key=time]")).to_have_attribute("aria-sort", "descending")
+    expect(size).to_have_attribute("aria-sort", "none")
+    assert listed(page)[2:] == ["c.json", "b.bin", "a.txt", "keep.txt"]
+    page.get_by_role("button", name="Name", exact=True).click()
+    assert listed(page) == ["empty", "sub", "a.txt", "b.bin", "c.json", "keep.txt"]
+
+    # a folder as a zip: its files, relative to it
+    row(page, "sub").locator("td.name a").click()
+    expect(page.locator("#crumbs")).to_contain_text("sub")
+    expect(row(page, "x.txt")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download folder (zip)").click()
+    assert download.value.suggested_filename == "sub.zip"
+    with zipfile.ZipFile(download.value.path()) as z:
+        unpacked = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    assert unpacked == {"x.txt": b"x", "deep/y.txt": b"yy" * 5000}
+    page.locator("#crumbs a").first.click()
+    expect(row(page, "a.txt")).to_be_visible()
+
+    # rename / move: a missing folder is a 409, a name in this folder renames,
+    # an existing file is replaced only after a confirm
+    dialogs.expect("/nowhere/b.bin")
+    page.get_by_role("button", name="Rename or move b.bin").click()
+    assert dialogs.asked[-1] == ("prompt", "Rename or move \u201cb.bin\u201d to (a path from the top folder /):")
+    expect(alert).to_contain_text("409 Conflict")
+    expect(alert).to_contain_text("cannot go to \u201c/nowhere/b.bin\u201d")
+    assert (root / "b.bin").exists()
+    dialogs.expect("moved.bin")
+    page.get_by_role("button", name="Rename or move b.bin").click()
+    expect(row(page, "moved.bin")).to_contain_text("2.9 KiB")
+    expect(row(page, "b.bin")).to_have_count(0)
+    assert (root / "moved.bin").read_bytes() == b"k" * 3000 and not (root / "b.bin").exists()
+    dialogs.expect("/sub/x.txt", False)
+    page.get_by_role("button", name="Rename or move moved.bin").click()
+    expect(row(page, "moved.bin")).to_be_visible()
+    assert dialogs.asked[-1] == ("confirm", "\u201c/sub/x.txt\u201d already exists.\nReplace it with \u201c/moved.bin\u201d?")
+    assert (root / "sub" / "x.txt").read_bytes() == b"x"
+    dialogs.expect("/sub/x.txt", True)
+    page.get_by_role("button", name="Rename or move moved.bin").click()
+    expect(row(page, "moved.bin")).to_have_count(0)
+    assert (root / "sub" / "x.txt").read_bytes() == b"k" * 3000
+    # a folder moves with everything in it
+    dialogs.expect("/sub/empty-now/")
+    page.get_by_role("button", name="Rename or move empty").click()
+    expect(row(page, "empty")).to_have_count(0)
+    assert (root / "sub" / "empty-now").is_dir()
+
+    # multi-select delete: one confirm with the count, one more for a folder with files
+    for name in ("a.txt", "c.json", "sub"):
+        page.get_by_role("checkbox", name="Select " + name).check()
+    delete = page.get_by_role("button", name="Delete selected (3)")
+    expect(delete).to_be_visible()
+    dialogs.expect(True, True)
+    delete.click()
+    expect(row(page, "sub")).to_have_count(0)
+    expect(delete).to_be_hidden()
+    assert dialogs.asked[-2] == ("confirm", "Delete the 3 selected items?\n  sub/\n  a.txt\n  c.json")
+    assert dialogs.asked[-1] == ("confirm", "The folder \u201csub\u201d is not empty.\nDelete it and everything in it?")
+    assert sorted(os.listdir(root)) == ["keep.txt"]
+    # "select all" ticks every row
+    page.get_by_role("checkbox", name="Select all").check()
+    expect(page.get_by_role("button", name="Delete selected (1)")).to_be_visible()
+    expect(alert).to_be_hidden()
+    assert page_errors == []
+    context.close()
+
+
+def sha256_digest(data):
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+
+
+def test_upload_that_arrives_damaged_is_refused(browser, console, tmp_path, page_errors):
+    (tmp_path / "victim.bin").write_bytes(b"the old contents")
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors)
+    expect(row(page, "victim.bin")).to_be_visible()
+    sent = []
+
+    def damage(route):
+        # the bytes the server receives are not the ones the page hashed
+        headers = dict(route.request.headers)
+        sent.append(headers.get("content-digest"))
+        headers["content-digest"] = sha256_digest(b"something else")
+        route.continue_(headers=headers)
+
+    page.route("**/fs/victim.bin", damage)
+    page.set_input_files("#file-input", files=[{"name": "victim.bin", "mimeType": "application/octet-stream", "buffer": b"new"}])
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("400 Bad Request")
+    expect(alert).to_contain_text("\u201cvictim.bin\u201d arrived damaged, not saved")
+    expect(page.locator("#uploads .up", has_text="victim.bin")).to_contain_text("damaged")
+    assert sent == [sha256_digest(b"new")]
+    assert (tmp_path / "victim.bin").read_bytes() == b"the old contents"
+    assert sorted(os.listdir(tmp_path)) == ["victim.bin"]  # nothing left behind
+
+    # undamaged, it lands, verified
+    page.unroute("**/fs/victim.bin")
+    page.set_input_files("#file-input", files=[{"name": "victim.bin", "mimeType": "application/octet-stream", "buffer": b"new"}])
+    expect(page.locator("#uploads .up.done", has_text="victim.bin")).to_contain_text("done \u2713")
+    assert (tmp_path / "victim.bin").read_bytes() == b"new"
+    assert page_errors == []
+    context.close()
+
+
+def test_upload_cut_midway_resumes_by_itself(browser, console, tmp_path, page_errors):
+    payload = os.urandom(3 * 1024 * 1024 + 123)
+    total, half = len(payload), len(payload) // 2
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "big.bin"
+    source.write_bytes(payload)
+    root = tmp_path / "root"
+    root.mkdir()
+    c = console(root, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors)
+    seen = []
+
+    def partials():
+        return [p for p in root.iterdir() if p.name.endswith(".uhttpd-tmp")]
+
+    def cut_the_first_put(route):
+        request = route.request
+        seen.append((request.method, request.headers.get("content-range")))
+        if len(seen) > 1:
+            route.continue_()
+            return
+        # The connection drops halfway: the server got the first half of
+        # this very request (sent here), the page gets a reset.
+        head = "PUT /fs/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\nContent-Range: %s\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", c.port), timeout=TIMEOUT) as s:
+            s.sendall((head % (total, request.headers["content-range"])).encode() + payload[:half])
+        assert wait_until(lambda: [p.stat().st_size for p in partials()] == [half], timeout=TIMEOUT)
+        route.abort("connectionreset")
+
+    page.route("**/fs/big.bin", cut_the_first_put)
+    page.set_input_files("#file-input", str(source))
+    up = page.locator("#uploads .up", has_text="big.bin")
+    expect(up).to_contain_text("resuming")
+    expect(up).to_contain_text("done", timeout=3 * UI_TIMEOUT)
+    expect(row(page, "big.bin")).to_contain_text("3.0 MiB")
+    assert hashlib.sha256((root / "big.bin").read_bytes()).digest() == hashlib.sha256(payload).digest()
+    assert seen == [
+        ("PUT", "bytes 0-%d/%d" % (total - 1, total)),
+        ("PUT", "bytes */%d" % total),  # how much arrived?
+        ("PUT", "bytes %d-%d/%d" % (half, total - 1, total)),  # the rest
+    ]
+    assert partials() == []
+    assert page_errors == []
+    context.close()
+
+
+def test_dashboard_follows_the_load(browser, console, tmp_path, page_errors):
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    page.get_by_role("tab", name="Dashboard").click()
+    requests = page.locator("#g-requests")
+    expect(requests).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#g-events")).to_have_text("1")  # this page's event stream
+    expect(page.locator("#g-repl")).to_have_text("none")
+    expect(page.locator("#g-rss")).to_have_text(re.compile(r"^\d+(\.\d)? MiB$"))
+    before = int(requests.inner_text())
+
+    stop = threading.Event()
+
+    def load():
+        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=TIMEOUT)
+        try:
+            while not stop.is_set():
+                for path in ("/fs/", "/fs/", "/fs/missing"):
+                    conn.request("GET", path)
+                    conn.getresponse().read()
+        finally:
+            conn.close()
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    try:
+        page.wait_for_function("n => Number(document.querySelector('#g-requests').textContent) > n", arg=before + 200)
+        page.wait_for_function("() => parseFloat(document.querySelector('#g-rps').textContent) > 10")
+        expect(page.locator("#g-conn")).not_to_have_text("0")
+        expect(page.locator("#g-out")).not_to_have_text(re.compile(r"^0 B/s"))
+        # the plot shows the 2xx and 4xx classes in their colours
+        page.wait_for_function(
+            """() => {
+                const canvas = document.querySelector('#plot');
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                const painted = c => {
+                    const [r, g, b] = getComputedStyle(document.querySelector('.sw.s' + c)).backgroundColor.match(/\\d+/g).map(Number);
+                    let n = 0;
+                    for (let i = 0; i < data.length; i += 4)
+                        if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) n++;
+                    return n;
+                };
+                return painted(2) > 20 && painted(4) > 20;
+            }"""
+        )
+    finally:
+        stop.set()
+        worker.join(TIMEOUT)
+    log_in_terminal(page, "pw")
+    expect(page.locator("#g-repl")).to_have_text("open")
+    assert page_errors == []
+    context.close()
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+QUOTED = "it's \"quoted\" & <b>bold<b>.py"
+FOLDER = "<svg onload=alert(2)>"
+
+
+def test_hostile_file_names_and_contents_show_as_text(browser, console, tmp_path, page_errors):
+    (tmp_path / HOSTILE).write_bytes(b"x = '<script>alert(3)</script>'\n")
+    (tmp_path / QUOTED).write_bytes(b"print('&amp; <i>')\n")
+    (tmp_path / FOLDER).mkdir()
+    (tmp_path / FOLDER / "inside.txt").write_bytes(b"in")
+    (tmp_path / "page.html").write_bytes(b"<p>hi</p><img src=x onerror=alert(4)></textarea><script>alert(5)</script>\n")
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    dialogs = Dialogs(page)
+    for name in (HOSTILE, QUOTED, FOLDER):
+        expect(row(page, name).locator("td.name a")).to_have_text(name)
+
+    # in the editor's tab and text
+    open_in_editor(page, HOSTILE)
+    expect(page.locator(".ed-hl")).to_contain_text("x = '<script>alert(3)</script>'")
+    open_in_editor(page, QUOTED)
+    expect(page.locator(".ed-hl")).to_contain_text("print('&amp; <i>')")
+    open_in_editor(page, "page.html")
+    expect(page.locator(".ed-hl")).to_contain_text("<img src=x onerror=alert(4)></textarea><script>alert(5)</script>")
+    expect(page.locator(".ed-hl .t-tag").first).to_have_text("<p")
+    # in the breadcrumb
+    row(page, FOLDER).locator("td.name a").click()
+    expect(page.locator("#crumbs a").last).to_have_text(FOLDER)
+    expect(row(page, "inside.txt")).to_be_visible()
+    # in the event log, and through an upload
+    assert c.request("PUT", "/fs/" + urllib.parse.quote(FOLDER) + "/" + urllib.parse.quote(QUOTED), body=b"1")[0] == 201
+    expect(page.locator("#events li.fs", has_text="upload /%s/%s" % (FOLDER, QUOTED))).to_have_count(1)
+    page.set_input_files("#file-input", files=[{"name": HOSTILE, "mimeType": "text/plain", "buffer": b"up"}])
+    expect(row(page, HOSTILE).locator("td.name a")).to_have_text(HOSTILE)
+    assert (tmp_path / FOLDER / HOSTILE).read_bytes() == b"up"
+
+    # nothing of it became markup, nothing ran
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => document.querySelectorAll('img, svg, b, i, script:not([src])').length") == 0
+    assert [kind for kind, _ in dialogs.asked] == []
+    assert page.evaluate("cspViolations") == []
+    assert page_errors == []
+    context.close()
+
+
+def test_the_page_is_served_with_a_strict_csp_it_keeps(browser, console, tmp_path, page_errors):
+    (tmp_path / "main.py").write_bytes(b"print('hi')\n")
+    c = console(tmp_path, "--password", "pw")
+    headers = c.request("GET", "/")[1]
+    assert headers["Content-Security-Policy"] == CSP
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    # everything the page does, under the policy: editor, search, terminal, dashboard
+    open_in_editor(page, "main.py")
+    page.locator(".ed-input").press("Control+f")
+    page.keyboard.type("print")
+    expect(page.locator(".ed-find .count")).to_have_text("1 of 1")
+    log_in_terminal(page, "pw")
+    page.get_by_role("tab", name="Dashboard").click()
+    expect(page.locator("#g-requests")).to_have_text(re.compile(r"^\d+$"))
+    assert page.evaluate("cspViolations") == []
+    assert page_errors == []
+    # ... which the browser enforces: an inline script does not run
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.append(s); }")
+    page.wait_for_timeout(100)
+    assert page.evaluate("() => window.ran") is None
+    assert page.evaluate("cspViolations") == ["script-src-elem inline"]
+    context.close()
+
+
+def test_keyboard_reaches_every_control(browser, console, tmp_path, page_errors):
+    (tmp_path / "a.py").write_bytes(b"x = 1\n")
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
+    expect(row(page, "a.py")).to_be_visible()
+    describe = """() => { const e = document.activeElement;
+        return e.getAttribute('aria-label') || e.id || e.textContent.trim(); }"""
+    reached = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(describe))
+        if reached[-1] == "a.py":
+            outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none"  # a visible focus ring
+    for control in ("upload-btn", "newfile-btn", "mkdir-btn", "Download folder (zip)", "Refresh", "Select all", "Name", "Size",
+                    "Modified", "Select a.py", "a.py", "Download", "Rename or move a.py", "Delete a.py"):
+        assert control in reached, (control, reached)
+    # Enter on a file's name opens it in the editor; Tab indents there, Escape then Tab leaves
+    page.get_by_role("link", name="a.py").focus()
+    page.keyboard.press("Enter")
+    ta = page.locator(".ed-input")
+    expect(ta).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(ta).to_have_value("    x = 1\n")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    expect(ta).not_to_be_focused()
+    # the tabs switch with the arrow keys
+    page.get_by_role("tab", name="Events").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Dashboard")).to_be_focused()
+    expect(page.get_by_role("tab", name="Dashboard")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#dash")).to_be_visible()
     assert page_errors == []
     context.close()

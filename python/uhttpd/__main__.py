@@ -26,6 +26,8 @@ FS = "/fs"
 WS = "/ws"
 EVENTS = "/events"
 EVENT_CLIENTS = 8
+# Taken: OPTIONS, the page and its three files (ASSETS), the event stream,
+# the REPL, the file server, the uploader and its DELETE: 10.
 ROUTE_SLOTS = 16
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EVENT_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -36,15 +38,22 @@ CONFIG_PLACEHOLDER = b'<meta name="uhttpd-config" content="{}">'
 log = logging.getLogger("uhttpd.console")
 
 DESCRIPTION = """\
-A device console in the browser: serves ROOT as the device's file system
-(browse, download, upload, new folder, delete), MicroPython's WebREPL (a
-Python prompt in this process) and a live event log, all on one page at
-http://HOST:PORT/.
+A device console in the browser, all on one page at http://HOST:PORT/:
+ROOT as the device's file system (browse and sort, download a file or a
+folder as a zip, upload with a SHA-256 check that resumes after a dropped
+connection, new file or folder, rename or move, delete one or many), an
+editor (highlighting, search, indentation; Ctrl-S saves without ever
+overwriting a file changed on disk meanwhile; F5 runs the file in the REPL),
+MicroPython's WebREPL (a Python prompt in this process), a live event log
+and a dashboard (requests per second, connections, bytes, memory).
 
-Endpoints: / (the console page), /fs/<path> (GET files, GET /fs/<dir>/ for a
-JSON listing, PUT or POST to upload, POST /fs/<dir>/ for a new folder,
-DELETE to remove, ?force=1 for a whole tree), /ws (WebREPL), /events
-(Server-Sent Events: "log" lines and "fs" notices).
+Endpoints: / (the console page, with /console.css, /console.js and
+/editor.js), /fs/<path> (GET files, GET /fs/<dir>/ for a JSON listing,
+GET /fs/<dir>/?zip for a zip of it; PUT or POST to upload, with
+Content-Range to resume and Content-Digest to verify; POST /fs/<dir>/ for a
+new folder; DELETE to remove, ?force=1 for a whole tree; MOVE with
+Destination to rename), /ws (WebREPL), /events (Server-Sent Events: "log"
+lines, "fs" notices and "stats" once a second).
 
 The REPL always has a password: give one with --password, or one is made up
 and printed at start. --tls serves everything over HTTPS (and the REPL over
@@ -166,9 +175,9 @@ def build_parser():
     return parser
 
 
-def console_html():
-    """The console page shipped in the package (read once per server, by page_bytes)."""
-    return importlib.resources.files("uhttpd").joinpath("console.html").read_bytes()
+def package_file(name):
+    """A file of the console shipped in the package (read once per server)."""
+    return importlib.resources.files("uhttpd").joinpath(name).read_bytes()
 
 
 def page_bytes(config):
@@ -176,18 +185,39 @@ def page_bytes(config):
     content = json.dumps(config, separators=(",", ":"))
     content = content.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     meta = b'<meta name="uhttpd-config" content="' + content.encode("utf-8") + b'">'
-    return console_html().replace(CONFIG_PLACEHOLDER, meta, 1)
+    return package_file("console.html").replace(CONFIG_PLACEHOLDER, meta, 1)
 
 
-PAGE_HEADERS = {
+# The page's style sheet and scripts, by URL: the Content-Security-Policy
+# allows no inline script or style, so they are files of their own.
+ASSETS = {
+    "/console.css": "text/css; charset=utf-8",
+    "/console.js": "text/javascript; charset=utf-8",
+    "/editor.js": "text/javascript; charset=utf-8",
+}
+
+ASSET_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
+}
+
+PAGE_HEADERS = {
+    **ASSET_HEADERS,
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
-    "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 }
+
+
+def asset_handler(body, mime):
+    """The route callback serving one of ASSETS."""
+
+    def serve_asset(req):
+        req.write(body, mime=mime, headers=ASSET_HEADERS)
+
+    return serve_asset
 
 
 # The "fs" notice the page shows for each change the engine reports:
@@ -405,6 +435,8 @@ def make_server(args):
             req.write(page, mime="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
         srv.route("/", uhttpd.GET, serve_page)
+        for url, mime in ASSETS.items():
+            srv.route(url, uhttpd.GET, asset_handler(package_file(url.lstrip("/")), mime))
         srv.event(EVENTS)
         if not args.no_repl:
             srv.ws(WS, args.password)
