@@ -1,10 +1,12 @@
 """The file server: Server.serve(prefix, base, dirs, ext) inside Server(root=).
 
-Covers the seed's example, headers, conditional and range requests, gzip
-variants, redirects, directory documents, the ext mount, the 404 family, and
-a hostile-path corpus (GET, PUT, DELETE) against a canary outside root.
+Covers the seed's example, headers, conditional and range requests,
+Repr-Digest, gzip variants, redirects, directory documents, the ext mount,
+the 404 family, and a hostile-path corpus (GET, PUT, DELETE) against a
+canary outside root.
 """
 
+import base64
 import calendar
 import email.utils
 import gzip
@@ -456,6 +458,45 @@ def test_range_with_head(ranged):
         assert r.status == 206
         assert r.header("Content-Range") == "bytes 10-19/100"
         assert c.read_until_close() == b""
+
+
+# --------------------------------------------------------------------------
+# Repr-Digest (RFC 9530), when asked with Want-Repr-Digest
+
+
+def repr_digest(data):
+    return "sha-256=:%s:" % base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+WANT = {"Want-Repr-Digest": "sha-512=3, sha-256=5"}
+
+
+def test_repr_digest_of_the_whole_file_when_asked(ranged):
+    r = get(ranged, "/r.bin", headers=WANT)
+    assert (r.status, r.body) == (200, CONTENT)
+    assert r.header("Repr-Digest") == repr_digest(CONTENT)
+    r = get(ranged, "/r.bin", headers=dict(WANT, Range="bytes=10-19"))
+    assert (r.status, r.body) == (206, CONTENT[10:20])
+    assert r.header("Repr-Digest") == repr_digest(CONTENT)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Want-Repr-Digest": "sha-256=0"},
+                                     {"Want-Repr-Digest": "sha-512=5"}])
+def test_no_repr_digest_unless_sha256_is_wanted(ranged, headers):
+    r = get(ranged, "/r.bin", headers=headers)
+    assert r.status == 200
+    assert r.header("Repr-Digest") is None
+
+
+def test_repr_digest_of_a_gz_variant_is_of_the_bytes_sent(server, tmp_path):
+    packed = gzip.compress(b"<p>compressed</p>")
+    write(tmp_path / "page.html", "<p>plain</p>")
+    write(tmp_path / "page.html.gz", packed)
+    srv = server()
+    srv.serve()
+    r = get(srv, "/page.html", headers=dict(WANT, **{"Accept-Encoding": "gzip"}))
+    assert (r.header("Content-Encoding"), r.body) == ("gzip", packed)
+    assert r.header("Repr-Digest") == repr_digest(packed)
 
 
 # --------------------------------------------------------------------------

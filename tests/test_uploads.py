@@ -2,9 +2,11 @@
 
 Uploads (POST/PUT), mkdir, DELETE, static receivers, extonly, atomicity
 (cut-off and concurrent uploads, disk full), chunked bodies, 100-continue,
-big bodies, registration errors and auth.
+big bodies, registration errors and auth; verified (Content-Digest) and
+resumable (Content-Range) uploads.
 """
 
+import base64
 import hashlib
 import http.client
 import os
@@ -19,7 +21,9 @@ import pytest
 
 import uhttpd
 
-from conftest import HOST, Conn, get, put_streaming, raw, request, tree, tree_settles_to, url
+from conftest import (
+    HOST, Conn, get, put_streaming, raw, request, tree, tree_settles_to, url, wait_until,
+)
 
 GOOD = b"Basic YW5zd2VyOjQy"  # answer:42
 
@@ -552,3 +556,115 @@ def test_uploads_on_one_keep_alive_connection(up, tmp_path):
     assert statuses == [201, 204, 201, 204]
     assert (last.status, last.body) == (200, b"two")
     assert tree(tmp_path) == ["k.txt"]
+
+
+# --------------------------------------------------------------------------
+# verified uploads: Content-Digest (RFC 9530)
+
+
+def sha256_field(data):
+    return "sha-256=:%s:" % base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def test_an_upload_with_its_digest_lands_and_echoes_it(up, tmp_path):
+    body = os.urandom(200_000)
+    r = put(up, "/up/v.bin", body, headers={"Content-Digest": sha256_field(body)})
+    assert r.status == 201
+    assert r.header("Content-Digest") == sha256_field(body)
+    assert (tmp_path / "v.bin").read_bytes() == body
+
+
+def test_a_digest_mismatch_is_400_and_leaves_the_old_file(up, tmp_path):
+    (tmp_path / "v.bin").write_bytes(OLD)
+    r = put(up, "/up/v.bin", b"tampered", headers={"Content-Digest": sha256_field(b"meant")})
+    assert r.status == 400
+    assert b"Content-Digest mismatch" in r.body
+    assert (tmp_path / "v.bin").read_bytes() == OLD
+    assert tree(tmp_path) == ["v.bin"]
+
+
+@pytest.mark.parametrize("value", ["sha-256=:AAAA:", "sha-256=abc", "sha-256=:AAAA:,"])
+def test_a_malformed_digest_is_400(up, tmp_path, value):
+    r = put(up, "/up/v.bin", b"data", headers={"Content-Digest": value})
+    assert r.status == 400
+    assert b"Content-Digest" in r.body
+    assert tree(tmp_path) == []
+
+
+# --------------------------------------------------------------------------
+# resumable uploads: PUT with Content-Range
+
+
+def put_range(srv, path, body, first, total, headers=None):
+    last = first + len(body) - 1
+    headers = dict(headers or {}, **{"Content-Range": "bytes %d-%d/%d" % (first, last, total)})
+    return put(srv, path, body, headers=headers)
+
+
+def held(srv, path, total):
+    r = put(srv, path, b"", headers={"Content-Range": "bytes */%d" % total})
+    assert r.status == 202, r
+    return int(r.header("Upload-Offset"))
+
+
+def partials(directory):
+    return [p for p in directory.iterdir() if p.name.endswith(".uhttpd-tmp")]
+
+
+def test_pieces_are_202_with_their_offset_until_the_last_lands(up, tmp_path):
+    body = os.urandom(300_000)
+    total = len(body)
+    r = put_range(up, "/up/p/big.bin", body[:100_000], 0, total)
+    assert (r.status, r.header("Upload-Offset")) == (202, "100000")
+    r = put_range(up, "/up/p/big.bin", body[100_000:200_000], 100_000, total)
+    assert (r.status, r.header("Upload-Offset")) == (202, "200000")
+    assert not (tmp_path / "p" / "big.bin").exists()
+    assert get(up, "/fs/p/%s" % partials(tmp_path / "p")[0].name).status == 404
+    r = put_range(up, "/up/p/big.bin", body[150_000:], 150_000, total)
+    assert (r.status, r.header("Upload-Offset")) == (409, "200000")
+    r = put_range(up, "/up/p/big.bin", body[200_000:], 200_000, total,
+                  headers={"Content-Digest": sha256_field(body)})
+    assert r.status == 201
+    assert r.header("Content-Digest") == sha256_field(body)
+    assert (tmp_path / "p" / "big.bin").read_bytes() == body
+    assert tree(tmp_path) == ["p/", "p/big.bin"]
+
+
+def test_a_cut_upload_resumes_to_an_identical_file(up, tmp_path):
+    body = os.urandom(1_000_000)
+    total, sent = len(body), 400_000
+    (tmp_path / "r").mkdir()
+    with Conn(up) as c:
+        c.send("PUT /up/r/photo.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+               "Content-Range: bytes 0-%d/%d\r\n\r\n" % (total, total - 1, total))
+        c.send(body[:sent])
+        assert wait_until(lambda: [p.stat().st_size for p in partials(tmp_path / "r")] == [sent],
+                          timeout=5)
+    # The connection is gone; what arrived is held.
+    assert held(up, "/up/r/photo.jpg", total) == sent
+    assert not (tmp_path / "r" / "photo.jpg").exists()
+    r = put_range(up, "/up/r/photo.jpg", body[sent:], sent, total,
+                  headers={"Content-Digest": sha256_field(body)})
+    assert r.status == 201
+    got = get(up, "/fs/r/photo.jpg").body
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest()
+    assert tree(tmp_path) == ["r/", "r/photo.jpg"]
+
+
+def test_a_resumable_upload_over_the_last_one_is_204_and_restarts_at_zero(up, tmp_path):
+    (tmp_path / "f.txt").write_bytes(OLD)
+    put_range(up, "/up/f.txt", b"abandoned", 0, 20)
+    assert held(up, "/up/f.txt", 20) == 9
+    assert put_range(up, "/up/f.txt", b"0123456789", 0, 20).header("Upload-Offset") == "10"
+    assert (tmp_path / "f.txt").read_bytes() == OLD
+    assert put_range(up, "/up/f.txt", b"abcdefghij", 10, 20).status == 204
+    assert (tmp_path / "f.txt").read_bytes() == b"0123456789abcdefghij"
+    assert held(up, "/up/f.txt", 20) == 0
+
+
+@pytest.mark.parametrize("value", ["bytes 0-9", "bytes 0-9/*", "bytes 9-0/10", "bytes=0-9/10"])
+def test_a_bad_content_range_is_400(up, tmp_path, value):
+    r = put(up, "/up/f.txt", b"0123456789", headers={"Content-Range": value})
+    assert r.status == 400
+    assert b"Content-Range" in r.body
+    assert tree(tmp_path) == []

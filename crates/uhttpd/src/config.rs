@@ -63,6 +63,9 @@ pub struct Limits {
     pub max_drain_bytes: u64,
     /// Largest accepted upload; `None` for no limit (413 past it).
     pub max_upload_bytes: Option<u64>,
+    /// Time a resumable upload's partial file is kept untouched before the
+    /// next resumable upload into its directory removes it.
+    pub partial_upload_lifetime: Duration,
     /// Idle time after which an event client gets a heartbeat comment.
     pub event_heartbeat: Duration,
     /// Files the file server keeps open between requests (0: none).
@@ -87,6 +90,7 @@ impl Default for Limits {
             max_connections: limits::MAX_CONNECTIONS,
             max_drain_bytes: limits::MAX_DRAIN_BYTES,
             max_upload_bytes: None,
+            partial_upload_lifetime: limits::PARTIAL_UPLOAD_LIFETIME,
             event_heartbeat: limits::EVENT_HEARTBEAT,
             open_files: limits::OPEN_FILE_CACHE_ENTRIES,
             open_file_valid: limits::OPEN_FILE_CACHE_VALID,

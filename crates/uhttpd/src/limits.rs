@@ -72,6 +72,12 @@ pub const HANDLER_QUEUE: usize = 1024;
 /// together with [`BODY_CHANNEL_PIECES`].
 pub const BODY_PIECE_BYTES: usize = 64 * 1024;
 
+/// Time a resumable upload's partial file (a `Content-Range` PUT's bytes
+/// so far) is kept untouched before the next resumable upload into its
+/// directory removes it: long enough for a phone to come back to a dropped
+/// upload, short enough that abandoned ones do not fill a device's storage.
+pub const PARTIAL_UPLOAD_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
 /// Body pieces buffered between the socket and a handler that reads slowly.
 pub const BODY_CHANNEL_PIECES: usize = 4;
 

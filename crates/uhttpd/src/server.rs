@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     pub(crate) fs: DeviceFs,
     /// The file server's open-file cache, shared by every `serve()`.
     pub(crate) open_files: OpenFiles,
+    /// Whose turn it is at each resumable upload's partial file.
+    pub(crate) partial_turns: crate::drivers::upload::PartialTurns,
     pub(crate) file_acl: AclSlot,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) connections: Arc<Semaphore>,
@@ -135,6 +137,7 @@ impl Server {
             hooks,
             fs,
             open_files: OpenFiles::new(config.limits.open_files, config.limits.open_file_valid),
+            partial_turns: Default::default(),
             file_acl: Arc::new(RwLock::new(None)),
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),

@@ -94,6 +94,14 @@ fn default_limits_are_the_named_constants_and_hold_at_their_edges() {
     assert_eq!(defaults.max_drain_bytes, limits::MAX_DRAIN_BYTES);
     assert_eq!(defaults.open_files, limits::OPEN_FILE_CACHE_ENTRIES);
     assert_eq!(defaults.open_file_valid, limits::OPEN_FILE_CACHE_VALID);
+    assert_eq!(
+        defaults.partial_upload_lifetime,
+        limits::PARTIAL_UPLOAD_LIFETIME
+    );
+    assert_eq!(
+        limits::PARTIAL_UPLOAD_LIFETIME,
+        Duration::from_secs(60 * 60)
+    );
     assert_eq!(limits::MAX_HEAD_BYTES, 16 * 1024);
     assert_eq!(limits::MAX_URI_BYTES, 8 * 1024);
     const { assert!(limits::MAX_CONNECTIONS >= 10_000) };

@@ -13,8 +13,9 @@ use serde_json::json;
 use crate::acl::Access;
 use crate::drivers::file_acl;
 use crate::drivers::open_files::{mime_of, OpenFile, OpenFiles, Opened, Validators};
-use crate::fs::{is_reserved_name, DeviceFs, EntryKind, PathError, VirtualPath};
+use crate::fs::{is_reserved_name, sha256_of, DeviceFs, EntryKind, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
+use crate::http::digest;
 use crate::http::exchange::{Exchange, ReplyBody};
 use crate::http::reply::{error_reply, ReplyHead, Status};
 use crate::http::request::RequestHead;
@@ -354,6 +355,23 @@ fn parse_range(value: &str) -> Option<RangeSpec> {
     }
 }
 
+/// Whether the request asks for the file's `Repr-Digest` (sha-256, RFC 9530).
+fn wants_repr_digest(head: &RequestHead) -> bool {
+    head.combined("want-repr-digest")
+        .is_some_and(|field| digest::wants_sha256(&field))
+}
+
+/// The `Repr-Digest` of the whole file a reply sends from (whatever range of
+/// it), hashed on the blocking pool through the descriptor already open.
+async fn repr_digest(reply: &FileReply) -> Option<Bytes> {
+    let (file, len) = (reply.file.clone(), reply.total);
+    let hash = tokio::task::spawn_blocking(move || sha256_of(&file.file, len))
+        .await
+        .ok()?
+        .ok()?;
+    Some(Bytes::from(digest::sha256_field(&hash)))
+}
+
 /// `Location` for a directory asked without its slash: the same path with it,
 /// query kept.
 fn redirect_target(head: &RequestHead) -> String {
@@ -372,6 +390,8 @@ impl Connection {
         info: RequestInfo,
         files: Arc<FileServer>,
     ) -> Next {
+        // Asked before `info` moves to the decision; nothing is hashed unless asked.
+        let wants_digest = wants_repr_digest(&info.head);
         let has_acl = self
             .shared
             .file_acl
@@ -399,7 +419,14 @@ impl Connection {
             files.decide(&shared.fs, &shared.open_files, &info.head, &|_, _| Ok(()))
         };
         let reply = match outcome {
-            Outcome::File(file) => return self.send_found(x, file).await,
+            Outcome::File(file) => {
+                let digest = if wants_digest {
+                    repr_digest(&file).await
+                } else {
+                    None
+                };
+                return self.send_found(x, file, digest).await;
+            }
             Outcome::NotModified(validators) => {
                 let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
                 head.add_server_header("ETag", validators.etag);
@@ -428,17 +455,26 @@ impl Connection {
         self.reply_and_finish(x, reply).await
     }
 
-    /// A file found: its head and bytes (small ones read straight after
-    /// the head and sent with it in one write, others by sendfile).
-    async fn send_found(&mut self, x: &mut Exchange, reply: FileReply) -> Next {
+    /// A file found: its head (with its `Repr-Digest` when asked) and bytes
+    /// (small ones read straight after the head and sent with it in one
+    /// write, others by sendfile).
+    async fn send_found(
+        &mut self,
+        x: &mut Exchange,
+        reply: FileReply,
+        repr_digest: Option<Bytes>,
+    ) -> Next {
         let validators = &reply.file.validators;
         let mut head = ReplyHead {
             status: Status::from_code(if reply.partial { 206 } else { 200 }).unwrap_or_default(),
             content_type: Some(reply.mime.clone()),
             // Room for every header a file reply can have.
-            headers: Vec::with_capacity(6),
+            headers: Vec::with_capacity(7),
             allow_cors: false,
         };
+        if let Some(repr_digest) = repr_digest {
+            head.add_server_header("Repr-Digest", repr_digest);
+        }
         head.add_server_header("Last-Modified", validators.last_modified.clone());
         head.add_server_header("ETag", validators.etag.clone());
         head.add_server_header("Accept-Ranges", "bytes");

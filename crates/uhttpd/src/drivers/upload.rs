@@ -1,14 +1,18 @@
 //! The receiver driver (`receive`): where an upload goes (from the URL or
-//! `Content-Disposition`), and the body streamed to disk in bounded memory.
-//! The disk work itself is [`crate::fs`]'s: an upload lands whole or not at all.
+//! `Content-Disposition`), and the body streamed to disk in bounded memory,
+//! checked against its `Content-Digest`; a `Content-Range` PUT is a piece
+//! of a resumable upload. The disk work itself is [`crate::fs`]'s: an
+//! upload lands whole or not at all.
 
 use crate::acl::Access;
 use crate::drivers::{acl_check, blocking, file_acl, status_reply};
-use crate::fs::{self as device, PendingUpload};
+use crate::fs::{self as device, PartialKey, PartialUpload, PartialWriter, PendingUpload};
 use crate::fs::{DeviceFs, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
+use crate::http::content_range::UploadRange;
+use crate::http::digest::{self, DigestError, Sha256Digest};
 use crate::http::exchange::{BodyRefusal, Exchange};
-use crate::http::reply::error_reply;
+use crate::http::reply::{error_reply, explained_reply, ReplyHead};
 use crate::http::request::RequestHead;
 use crate::http::request::{BodyKind, Decoded};
 use crate::io::conn::{Connection, Next};
@@ -17,8 +21,10 @@ use crate::observe::{FileChange, Observation};
 use crate::server::Shared;
 use crate::Methods;
 use bytes::Bytes;
-use std::sync::Arc;
-use tokio::sync::mpsc;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch, OwnedMutexGuard};
 
 /// A `receive(dynamic, prefix, extonly, delete)` registration.
 #[derive(Clone, Debug)]
@@ -138,11 +144,193 @@ fn observe_file(shared: &Shared, vpath: &VirtualPath, change: FileChange) {
 
 /// Why an upload did not land.
 enum UploadFailure {
-    /// The body did not arrive whole: the client left, stalled or broke the framing.
+    /// The body did not arrive whole: the client left, stalled or broke the
+    /// framing (or, for a piece, a newer request for its upload came).
     Body(BodyRefusal),
     /// Refused with this status: too large (413), or the disk said no (507, 403…).
     Status(u16),
+    /// The bytes are not those the client's `Content-Digest` names.
+    DigestMismatch,
 }
+
+/// The sha-256 the request's `Content-Digest` names, if any.
+fn content_digest(head: &RequestHead) -> Result<Option<Sha256Digest>, DigestError> {
+    head.combined("content-digest")
+        .map_or(Ok(None), |field| digest::sha256_in(&field))
+}
+
+/// The reply to an upload that landed (201, 204), with the digest it was checked against.
+fn landed_reply(code: u16, digest: Option<Sha256Digest>) -> (ReplyHead, Bytes) {
+    let (mut head, body) = status_reply(Ok(code));
+    if let Some(digest) = digest {
+        head.add_server_header("Content-Digest", digest::sha256_field(&digest));
+    }
+    (head, body)
+}
+
+/// A reply telling a resumable upload's client how many bytes its partial
+/// holds: 202 while it is not whole, 409 to a piece that does not start there.
+fn offset_reply(code: u16, held: u64) -> (ReplyHead, Bytes) {
+    let (mut head, body) = match code {
+        409 => explained_reply(
+            409,
+            &format!("the upload holds {held} bytes; send from there"),
+        ),
+        _ => error_reply(code),
+    };
+    head.add_server_header("Upload-Offset", held.to_string());
+    (head, body)
+}
+
+/// Where an upload's body goes, on the blocking pool.
+trait BodySink: Send + 'static {
+    type Landed: Send + 'static;
+    fn write(&mut self, data: &[u8]) -> Result<(), u16>;
+    /// The whole body is in.
+    fn finish(self) -> Result<Self::Landed, UploadFailure>;
+}
+
+/// A whole upload into its temporary file, hashed as it streams when the
+/// client sent a digest. Dropped before it lands, it leaves nothing.
+struct WholeUpload {
+    pending: PendingUpload,
+    digest: Option<(Sha256, Sha256Digest)>,
+}
+
+impl BodySink for WholeUpload {
+    /// 201 created, 204 replaced.
+    type Landed = u16;
+
+    fn write(&mut self, data: &[u8]) -> Result<(), u16> {
+        if let Some((hasher, _)) = &mut self.digest {
+            hasher.update(data);
+        }
+        self.pending.write(data)
+    }
+
+    fn finish(self) -> Result<u16, UploadFailure> {
+        if let Some((hasher, expected)) = self.digest {
+            if <Sha256Digest>::from(hasher.finalize()) != expected {
+                return Err(UploadFailure::DigestMismatch);
+            }
+        }
+        self.pending.commit().map_err(UploadFailure::Status)
+    }
+}
+
+/// Where a piece of a resumable upload left it.
+enum Landing {
+    /// Not whole yet: the bytes its partial holds.
+    Held(u64),
+    /// Whole, checked and renamed onto the target: 201 or 204.
+    Landed(u16),
+}
+
+/// A piece appended to its upload's partial file, with the turn at it held
+/// until the writer is done. Dropped before the end, the partial keeps what arrived.
+struct Piece {
+    writer: PartialWriter,
+    total: u64,
+    digest: Option<Sha256Digest>,
+    _turn: Turn,
+}
+
+impl BodySink for Piece {
+    type Landed = Landing;
+
+    fn write(&mut self, data: &[u8]) -> Result<(), u16> {
+        self.writer.write(data)
+    }
+
+    /// Lands the partial once it holds the whole file, its digest (of the
+    /// whole file) checked first: a mismatch removes it.
+    fn finish(self) -> Result<Landing, UploadFailure> {
+        let held = self.writer.held().map_err(UploadFailure::Status)?;
+        if held < self.total {
+            return Ok(Landing::Held(held));
+        }
+        if let Some(expected) = self.digest {
+            if self
+                .writer
+                .sha256(self.total)
+                .map_err(UploadFailure::Status)?
+                != expected
+            {
+                self.writer.discard();
+                return Err(UploadFailure::DigestMismatch);
+            }
+        }
+        self.writer
+            .land()
+            .map(Landing::Landed)
+            .map_err(UploadFailure::Status)
+    }
+}
+
+/// Whose turn it is at each partial upload, so that two requests never
+/// append to one at once. A newer request for a partial (a piece or a
+/// probe) stops the one writing it, most often a connection that died
+/// without a word and would hold it until its stall timeout, and waits
+/// until the bytes that one received are down.
+#[derive(Default)]
+pub(crate) struct PartialTurns(Mutex<HashMap<PartialKey, TurnQueue>>);
+
+struct TurnQueue {
+    /// Held by the request whose turn it is, until its writer is done.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Moved by every request that wants a turn: the one holding it stops.
+    wanted: watch::Sender<u64>,
+}
+
+impl PartialTurns {
+    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<PartialKey, TurnQueue>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets `key` when no request holds or waits for a turn at it (the
+    /// map's own reference is the only one left).
+    fn forget_if_unused(&self, key: &PartialKey) {
+        let mut queues = self.queues();
+        if queues
+            .get(key)
+            .is_some_and(|queue| Arc::strong_count(&queue.turn) == 1)
+        {
+            queues.remove(key);
+        }
+    }
+}
+
+/// A request's turn at a partial upload.
+struct Turn {
+    guard: Option<OwnedMutexGuard<()>>,
+    key: PartialKey,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.shared.partial_turns.forget_if_unused(&self.key);
+    }
+}
+
+/// Resolves when a newer request wants the turn (never, once nobody can ask).
+async fn superseded(wanted: &mut watch::Receiver<u64>) {
+    if wanted.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A partial found and opened for what a resumable request asks.
+enum Opened {
+    /// Nothing to write (a probe, or a piece that does not start where the
+    /// partial ends): the bytes it holds.
+    Held(u64),
+    Writer(PartialWriter),
+}
+
+const BAD_RANGE: &str =
+    "Content-Range on an upload is `bytes first-last/total` or `bytes */total`, on a PUT of a file";
 
 impl Connection {
     pub(crate) async fn receive(
@@ -155,6 +343,9 @@ impl Connection {
             Ok(target) => target,
             Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
         };
+        if let Some(field) = info.head.combined("content-range") {
+            return self.receive_piece(x, &info.head, target, &field).await;
+        }
         let shared = self.shared.clone();
         if info.method == Methods::DELETE {
             let force = crate::http::query::first(info.query(), b"force")
@@ -188,6 +379,14 @@ impl Connection {
                 return self.reply_and_finish(x, error_reply(413)).await;
             }
         }
+        let digest = match content_digest(&info.head) {
+            Ok(digest) => digest,
+            Err(why) => {
+                return self
+                    .reply_and_finish(x, explained_reply(400, &why.to_string()))
+                    .await
+            }
+        };
         let landed = target.clone();
         let pending = blocking(move || {
             file_acl(&shared, &target, Access::Write)?;
@@ -195,24 +394,39 @@ impl Connection {
         })
         .await;
         let code = match pending {
-            Ok(pending) => self.stream_upload(x, pending).await,
+            Ok(pending) => {
+                let digest = digest.map(|expected| (Sha256::new(), expected));
+                self.stream_body(x, WholeUpload { pending, digest }, None)
+                    .await
+            }
             Err(code) => Err(UploadFailure::Status(code)),
         };
         match code {
             Ok(code) => {
-                let change = FileChange::of_upload(code);
-                observe_file(&self.shared, &landed, change);
-                self.reply_and_finish(x, status_reply(Ok(code))).await
+                observe_file(&self.shared, &landed, FileChange::of_upload(code));
+                self.reply_and_finish(x, landed_reply(code, digest)).await
             }
-            Err(UploadFailure::Body(why)) => {
+            Err(failure) => self.upload_failed(x, failure).await,
+        }
+    }
+
+    /// The answer to an upload that did not land.
+    async fn upload_failed(&mut self, x: &mut Exchange, failure: UploadFailure) -> Next {
+        match failure {
+            UploadFailure::Body(why) => {
                 x.body_refused(why);
                 match why.status() {
                     Some(code) => self.reply_and_finish(x, error_reply(code)).await,
                     None => Next::Close,
                 }
             }
+            // The body was read to its end: the connection stays.
+            UploadFailure::DigestMismatch => {
+                let reply = explained_reply(400, "Content-Digest mismatch");
+                self.reply_and_finish(x, reply).await
+            }
             // The body was not read to its end: answer, then close.
-            Err(UploadFailure::Status(code)) => {
+            UploadFailure::Status(code) => {
                 if code == 507 {
                     log::warn!(target: "uhttpd", "upload to {} failed: the disk is full", x.line.target());
                 }
@@ -222,29 +436,179 @@ impl Connection {
         }
     }
 
-    /// Copies the body into `pending` through a bounded channel to a disk
-    /// writer, so socket reads and disk writes overlap in bounded memory.
-    async fn stream_upload(
+    /// A `Content-Range` PUT: a piece of a resumable upload, or a probe
+    /// asking how much of it is held. Only the last piece changes the target.
+    async fn receive_piece(
         &mut self,
         x: &mut Exchange,
-        pending: PendingUpload,
-    ) -> Result<u16, UploadFailure> {
+        head: &RequestHead,
+        target: VirtualPath,
+        field: &[u8],
+    ) -> Next {
+        let range = match UploadRange::parse(field) {
+            Some(range) if head.method() == "PUT" && !target.is_dir() => range,
+            _ => {
+                return self
+                    .reply_and_finish(x, explained_reply(400, BAD_RANGE))
+                    .await
+            }
+        };
+        let digest = match content_digest(head) {
+            Ok(digest) => digest,
+            Err(why) => {
+                return self
+                    .reply_and_finish(x, explained_reply(400, &why.to_string()))
+                    .await
+            }
+        };
+        let total = range.total();
+        if self
+            .shared
+            .limits
+            .max_upload_bytes
+            .is_some_and(|max| total > max)
+        {
+            return self.reply_and_finish(x, error_reply(413)).await;
+        }
+        let body_fits = match range {
+            UploadRange::Piece { first, last, .. } => {
+                head.body == BodyKind::Length(last - first + 1)
+            }
+            UploadRange::Probe { .. } => matches!(head.body, BodyKind::Empty | BodyKind::Length(0)),
+        };
+        if !body_fits {
+            let why = "the body must be exactly the bytes Content-Range names";
+            return self.reply_and_finish(x, explained_reply(400, why)).await;
+        }
+        let starts = matches!(range, UploadRange::Piece { first: 0, .. });
+        let shared = self.shared.clone();
+        let landed = target.clone();
+        let found = blocking(move || {
+            file_acl(&shared, &target, Access::Write)?;
+            let Some(partial) = PartialUpload::find(&shared.fs, &target, total, starts)? else {
+                return Ok(None);
+            };
+            let key = partial.key()?;
+            Ok(Some((partial, key)))
+        })
+        .await;
+        let (partial, key) = match found {
+            Ok(Some(found)) => found,
+            // No directory, so nothing held.
+            Ok(None) => {
+                let code = if range == (UploadRange::Probe { total }) {
+                    202
+                } else {
+                    409
+                };
+                return self.reply_and_finish(x, offset_reply(code, 0)).await;
+            }
+            Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
+        };
+        let Some((turn, mut wanted)) = self.take_turn(key).await else {
+            // A newer request for the same upload came while this one waited.
+            x.close_after();
+            let why = "a newer request for this upload came";
+            return self.reply_and_finish(x, explained_reply(409, why)).await;
+        };
+        let lifetime = self.shared.limits.partial_upload_lifetime;
+        let opened = blocking(move || {
+            let held = partial.held()?;
+            match range {
+                UploadRange::Piece { first: 0, .. } => {
+                    partial.sweep(lifetime);
+                    partial.append_at(0).map(Opened::Writer)
+                }
+                UploadRange::Piece { first, .. } if first == held => {
+                    partial.append_at(held).map(Opened::Writer)
+                }
+                UploadRange::Piece { .. } | UploadRange::Probe { .. } => Ok(Opened::Held(held)),
+            }
+        })
+        .await;
+        let writer = match opened {
+            Ok(Opened::Writer(writer)) => writer,
+            Ok(Opened::Held(held)) => {
+                let code = if range == (UploadRange::Probe { total }) {
+                    202
+                } else {
+                    409
+                };
+                return self.reply_and_finish(x, offset_reply(code, held)).await;
+            }
+            Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
+        };
+        let piece = Piece {
+            writer,
+            total,
+            digest,
+            _turn: turn,
+        };
+        match self.stream_body(x, piece, Some(&mut wanted)).await {
+            Ok(Landing::Held(held)) => self.reply_and_finish(x, offset_reply(202, held)).await,
+            Ok(Landing::Landed(code)) => {
+                observe_file(&self.shared, &landed, FileChange::of_upload(code));
+                self.reply_and_finish(x, landed_reply(code, digest)).await
+            }
+            Err(failure) => self.upload_failed(x, failure).await,
+        }
+    }
+
+    /// Waits for a turn at the partial upload `key`, stopping the request
+    /// whose turn it is; `None` when a newer request wants it meanwhile.
+    async fn take_turn(&self, key: PartialKey) -> Option<(Turn, watch::Receiver<u64>)> {
+        let (turn, mut wanted) = {
+            let mut queues = self.shared.partial_turns.queues();
+            let queue = queues.entry(key.clone()).or_insert_with(|| TurnQueue {
+                turn: Arc::default(),
+                wanted: watch::Sender::new(0),
+            });
+            queue.wanted.send_modify(|asked| *asked += 1);
+            (queue.turn.clone(), queue.wanted.subscribe())
+        };
+        let guard = tokio::select! {
+            guard = turn.lock_owned() => Some(guard),
+            _ = wanted.changed() => None,
+        };
+        let Some(guard) = guard else {
+            self.shared.partial_turns.forget_if_unused(&key);
+            return None;
+        };
+        let turn = Turn {
+            guard: Some(guard),
+            key,
+            shared: self.shared.clone(),
+        };
+        Some((turn, wanted))
+    }
+
+    /// Copies the body into `sink` through a bounded channel to a disk
+    /// writer, so socket reads and disk writes overlap in bounded memory.
+    /// When `wanted` moves (a newer request for the same partial upload),
+    /// reading stops as if the client had gone.
+    async fn stream_body<S: BodySink>(
+        &mut self,
+        x: &mut Exchange,
+        sink: S,
+        mut wanted: Option<&mut watch::Receiver<u64>>,
+    ) -> Result<S::Landed, UploadFailure> {
         let gone = UploadFailure::Body(BodyRefusal::ClientGone);
         if self.send_continue(x).await.is_err() {
             return Err(gone);
         }
         let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(limits::BODY_CHANNEL_PIECES);
         let writer = tokio::task::spawn_blocking(move || {
-            let mut pending = pending;
+            let mut sink = sink;
             while let Some(piece) = rx.blocking_recv() {
                 match piece {
-                    Some(data) => pending.write(&data)?,
-                    None => return pending.commit(),
+                    Some(data) => sink.write(&data).map_err(UploadFailure::Status)?,
+                    None => return sink.finish(),
                 }
             }
-            // The sender went away before the end (its failure is the answer):
-            // dropping removes the temp file.
-            Err(500)
+            // The sender went away before the end (its failure is the
+            // answer): dropping the sink removes a temporary file, and
+            // keeps a partial upload's bytes.
+            Err(UploadFailure::Status(500))
         });
         let max = self.shared.limits.max_upload_bytes.unwrap_or(u64::MAX);
         let mut received = 0u64;
@@ -263,20 +627,29 @@ impl Connection {
                     let _ = tx.send(None).await;
                     break Ok(());
                 }
-                Ok(Decoded::NeedMore) => match self.fill().await {
-                    Ok(n) if n > 0 => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        break Err(UploadFailure::Body(BodyRefusal::TooSlow))
+                Ok(Decoded::NeedMore) => {
+                    let filled = match wanted.as_deref_mut() {
+                        Some(wanted) => tokio::select! {
+                            filled = self.fill() => filled,
+                            () = superseded(wanted) => break Err(gone),
+                        },
+                        None => self.fill().await,
+                    };
+                    match filled {
+                        Ok(n) if n > 0 => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                            break Err(UploadFailure::Body(BodyRefusal::TooSlow))
+                        }
+                        Ok(_) | Err(_) => break Err(gone),
                     }
-                    Ok(_) | Err(_) => break Err(gone),
-                },
+                }
                 Err(e) => break Err(UploadFailure::Body(BodyRefusal::Malformed(e))),
             }
         };
         drop(tx);
-        let written = writer.await.unwrap_or(Err(500));
+        let written = writer.await.unwrap_or(Err(UploadFailure::Status(500)));
         fed?;
-        written.map_err(UploadFailure::Status)
+        written
     }
 }
 

@@ -4,9 +4,11 @@
 //! resolution inside.
 
 mod device;
+mod hash;
 pub(crate) mod path;
 mod write;
 
 pub use device::{is_reserved_name, DeviceFs, EntryKind};
+pub use hash::sha256_of;
 pub use path::{PathError, VirtualPath};
-pub use write::{delete, make_dir, PendingUpload};
+pub use write::{delete, make_dir, PartialKey, PartialUpload, PartialWriter, PendingUpload};

@@ -1,5 +1,6 @@
 //! Writes beneath root: uploads (a temporary file in the target's
-//! directory, synced and renamed over the target), mkdir and delete. Every
+//! directory, synced and renamed over the target), resumable uploads (a
+//! partial file there, renamed over the target once whole), mkdir and delete. Every
 //! write acts on one name inside a directory descriptor opened beneath root
 //! (see [`DeviceFs::open`]): a local user swapping a directory for a symlink
 //! cannot make it land outside, and no link is ever written or deleted through.
@@ -8,9 +9,12 @@ use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
+
+use sha2::{Digest, Sha256};
 
 use super::device::{names_reserved, Changes, DeviceFs, TEMP_SUFFIX};
 use super::path::VirtualPath;
@@ -228,14 +232,39 @@ impl Doomed {
     }
 }
 
-/// An unguessable temporary name: 128 random bits, the same length whatever
-/// the target's name (so a target of 255 bytes still gets one).
+/// A reserved name of 128 bits: `.<32 hex digits>.uhttpd-tmp`, the same
+/// length whatever the target's name (so a target of 255 bytes still gets one).
+fn reserved_name(bits: &[u8]) -> String {
+    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
+    format!(".{hex}{TEMP_SUFFIX}")
+}
+
+/// An unguessable temporary name: 128 random bits.
 fn temp_name() -> Result<String, u16> {
     let mut bits = [0u8; 16];
     rustix::rand::getrandom(&mut bits, rustix::rand::GetRandomFlags::empty())
         .map_err(|_| 500u16)?;
-    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!(".{hex}{TEMP_SUFFIX}"))
+    Ok(reserved_name(&bits))
+}
+
+/// Whether `name` in `dir` exists (an upload replaces it): never followed,
+/// and a directory there is 409 (an upload does not replace one).
+fn existing(dir: &OwnedFd, name: &str) -> Result<bool, u16> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => Err(409),
+        Ok(_) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(errno_status(e)),
+    }
+}
+
+/// Renames the synced file `from` onto `to` in `dir`, atomically, and makes
+/// the rename itself durable (best effort: not every filesystem can).
+fn rename_into_place(dir: &OwnedFd, from: &str, to: &str, changes: &Changes) -> Result<(), u16> {
+    rustix::fs::renameat(dir, from, dir, to).map_err(errno_status)?;
+    changes.record();
+    let _ = rustix::fs::fsync(dir);
+    Ok(())
 }
 
 /// An upload being written. Dropped before `commit`, it removes its temporary file.
@@ -260,14 +289,7 @@ impl PendingUpload {
         };
         let (dir, _) = make_dirs(fs, &parent)?;
         // The name itself is never followed: the upload replaces whatever it is.
-        let replaces = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
-                return Err(409)
-            }
-            Ok(_) => true,
-            Err(Errno::NOENT) => false,
-            Err(e) => return Err(errno_status(e)),
-        };
+        let replaces = existing(&dir, name)?;
         let temp = temp_name()?;
         let fd = rustix::fs::openat(
             &dir,
@@ -296,11 +318,7 @@ impl PendingUpload {
         let file = self.file.take().ok_or(500u16)?;
         file.sync_all().map_err(|e| io_status(&e))?;
         drop(file);
-        rustix::fs::renameat(&self.dir, self.temp.as_str(), &self.dir, self.name.as_str())
-            .map_err(errno_status)?;
-        self.changes.record();
-        // Make the rename itself durable (best effort: not every filesystem can).
-        let _ = rustix::fs::fsync(&self.dir);
+        rename_into_place(&self.dir, &self.temp, &self.name, &self.changes)?;
         self.temp.clear();
         Ok(if self.replaces { 204 } else { 201 })
     }
@@ -311,6 +329,170 @@ impl Drop for PendingUpload {
         if !self.temp.is_empty() {
             let _ = rustix::fs::unlinkat(&self.dir, self.temp.as_str(), AtFlags::empty());
         }
+    }
+}
+
+/// Identifies a partial upload while the server runs: its directory (device
+/// and inode) and its name there.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PartialKey {
+    dir: (u64, u64),
+    name: String,
+}
+
+/// A resumable upload's partial file: what has arrived so far of a file of
+/// known size, in the target's directory under a reserved name made from the
+/// target's name and that size (`.<first 128 bits of sha-256("name/size")
+/// in hex>.uhttpd-tmp`), so that pieces sent later, over other connections,
+/// find it. Unlike a [`PendingUpload`]'s, its bytes stay when a piece is cut off.
+#[derive(Debug)]
+pub struct PartialUpload {
+    /// The target's directory, opened beneath root.
+    dir: OwnedFd,
+    /// The target's name in `dir`.
+    name: String,
+    /// The partial's name in `dir`.
+    partial: String,
+    changes: Changes,
+}
+
+impl PartialUpload {
+    /// The partial of `vpath` for a file of `total` bytes. With `create`
+    /// the target's directory is made with its parents; without, `None`
+    /// when it is not there (nothing can be held).
+    pub fn find(
+        fs: &DeviceFs,
+        vpath: &VirtualPath,
+        total: u64,
+        create: bool,
+    ) -> Result<Option<PartialUpload>, u16> {
+        writable(vpath)?;
+        let (Some(parent), Some(name)) = (vpath.parent(), vpath.file_name()) else {
+            return Err(403);
+        };
+        let dir = if create {
+            make_dirs(fs, &parent)?.0
+        } else {
+            match fs.open_dir(&parent) {
+                Ok(dir) => dir,
+                Err(_) => return Ok(None),
+            }
+        };
+        existing(&dir, name)?;
+        let named = Sha256::digest(format!("{name}/{total}"));
+        Ok(Some(PartialUpload {
+            dir,
+            name: name.to_string(),
+            partial: reserved_name(&named[..16]),
+            changes: fs.change_log().clone(),
+        }))
+    }
+
+    pub fn key(&self) -> Result<PartialKey, u16> {
+        let stat = rustix::fs::fstat(&self.dir).map_err(errno_status)?;
+        Ok(PartialKey {
+            dir: (stat.st_dev, stat.st_ino),
+            name: self.partial.clone(),
+        })
+    }
+
+    /// The bytes it holds: 0 when there is no partial yet.
+    pub fn held(&self) -> Result<u64, u16> {
+        match rustix::fs::statat(&self.dir, self.partial.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
+                Ok(stat.st_size as u64)
+            }
+            Ok(_) => Err(409),
+            Err(Errno::NOENT) => Ok(0),
+            Err(e) => Err(errno_status(e)),
+        }
+    }
+
+    /// Removes the reserved files of the directory untouched for `lifetime`:
+    /// partial uploads given up on, and temporary files a crash left behind
+    /// (one being written is touched at every piece). Links and directories
+    /// are left alone; a failure only leaves a file for the next sweep.
+    pub fn sweep(&self, lifetime: Duration) {
+        let Ok(entries) = rustix::fs::Dir::read_from(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name.to_bytes().ends_with(TEMP_SUFFIX.as_bytes()) {
+                continue;
+            }
+            let Ok(stat) = rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            let modified = u64::try_from(stat.st_mtime)
+                .ok()
+                .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+            let stale = modified
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|idle| idle >= lifetime);
+            if stale && FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile {
+                let _ = rustix::fs::unlinkat(&self.dir, name, AtFlags::empty());
+            }
+        }
+    }
+
+    /// Opens the partial to append to it at `offset`, the bytes it holds
+    /// (the caller checked); at 0 it is made, or emptied to start again.
+    pub fn append_at(self, offset: u64) -> Result<PartialWriter, u16> {
+        let mut flags = OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if offset == 0 {
+            flags |= OFlags::CREATE | OFlags::TRUNC;
+        }
+        let fd = rustix::fs::openat(
+            &self.dir,
+            self.partial.as_str(),
+            flags,
+            Mode::from_raw_mode(0o666),
+        )
+        .map_err(errno_status)?;
+        Ok(PartialWriter {
+            file: File::from(fd),
+            upload: self,
+        })
+    }
+}
+
+/// A partial upload open for appending. Dropped, it keeps what it holds.
+#[derive(Debug)]
+pub struct PartialWriter {
+    file: File,
+    upload: PartialUpload,
+}
+
+impl PartialWriter {
+    pub fn write(&mut self, data: &[u8]) -> Result<(), u16> {
+        self.file.write_all(data).map_err(|e| io_status(&e))
+    }
+
+    /// The bytes it holds now.
+    pub fn held(&self) -> Result<u64, u16> {
+        Ok(self.file.metadata().map_err(|e| io_status(&e))?.len())
+    }
+
+    /// The sha-256 of the first `len` bytes it holds.
+    pub fn sha256(&self, len: u64) -> Result<[u8; 32], u16> {
+        super::sha256_of(&self.file, len).map_err(|e| io_status(&e))
+    }
+
+    /// Syncs and renames onto the target: 201 created, 204 replaced.
+    pub fn land(self) -> Result<u16, u16> {
+        self.file.sync_all().map_err(|e| io_status(&e))?;
+        let up = &self.upload;
+        let replaces = existing(&up.dir, &up.name)?;
+        rename_into_place(&up.dir, &up.partial, &up.name, &up.changes)?;
+        Ok(if replaces { 204 } else { 201 })
+    }
+
+    /// Removes the partial: its bytes are not the file meant.
+    pub fn discard(self) {
+        let up = &self.upload;
+        let _ = rustix::fs::unlinkat(&up.dir, up.partial.as_str(), AtFlags::empty());
     }
 }
 
@@ -401,6 +583,58 @@ mod tests {
         assert_eq!(make_dir(&fs, &v(&format!("{temp}/"))), Err(403));
         assert_eq!(upload.commit(), Ok(201));
         assert_eq!(std::fs::read(base.join("root").join(&long)).unwrap(), b"x");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_partial_upload_keeps_its_bytes_until_it_lands_whole() {
+        let (base, fs) = scratch("partial");
+        let find = |create| PartialUpload::find(&fs, &v("/sub/big.bin"), 6, create).unwrap();
+        assert!(find(false).is_none(), "no directory: nothing held");
+        let partial = find(true).unwrap();
+        assert!(crate::fs::is_reserved_name(&partial.partial) && partial.partial.len() < 64);
+        let key = partial.key().unwrap();
+        let mut writer = partial.append_at(0).unwrap();
+        writer.write(b"abc").unwrap();
+        drop(writer); // a piece cut off keeps what arrived
+        let partial = find(false).unwrap();
+        assert_eq!(
+            partial.key().unwrap(),
+            key,
+            "the same upload finds the same partial"
+        );
+        assert_eq!(partial.held(), Ok(3));
+        let other_size = PartialUpload::find(&fs, &v("/sub/big.bin"), 7, false).unwrap();
+        assert_ne!(other_size.unwrap().key().unwrap(), key);
+        assert!(
+            !base.join("root/sub/big.bin").exists(),
+            "no target until whole"
+        );
+        let mut writer = partial.append_at(3).unwrap();
+        writer.write(b"def").unwrap();
+        assert_eq!(writer.held(), Ok(6));
+        let whole: [u8; 32] = Sha256::digest(b"abcdef").into();
+        assert_eq!(writer.sha256(6), Ok(whole));
+        assert_eq!(writer.land(), Ok(201));
+        assert_eq!(
+            std::fs::read(base.join("root/sub/big.bin")).unwrap(),
+            b"abcdef"
+        );
+        assert_eq!(std::fs::read_dir(base.join("root/sub")).unwrap().count(), 1);
+        // Offset 0 starts again; a discarded partial is gone.
+        let mut writer = find(true).unwrap().append_at(0).unwrap();
+        writer.write(b"xy").unwrap();
+        drop(writer);
+        let mut writer = find(true).unwrap().append_at(0).unwrap();
+        writer.write(b"z").unwrap();
+        assert_eq!(writer.held(), Ok(1));
+        writer.discard();
+        assert_eq!(find(false).unwrap().held(), Ok(0));
+        assert_eq!(
+            PartialUpload::find(&fs, &v("/sub"), 6, true).unwrap_err(),
+            409,
+            "a directory is not uploaded onto"
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -308,15 +308,20 @@ fn put_date(out: &mut BytesMut) {
 
 /// A server-made reply (404, 401, 500…) with a short plain-text body.
 pub(crate) fn error_reply(code: u16) -> (ReplyHead, Bytes) {
+    explained_reply(code, "")
+}
+
+/// [`error_reply`] whose body also says why: `400 Bad Request: <why>`.
+pub(crate) fn explained_reply(code: u16, why: &str) -> (ReplyHead, Bytes) {
     let status = Status::from_code(code).unwrap_or_default();
-    let body = Bytes::from(format!(
-        "{} {}\n",
-        status.code,
-        String::from_utf8_lossy(status.reason())
-    ));
+    let reason = String::from_utf8_lossy(status.reason());
+    let body = match why {
+        "" => format!("{} {reason}\n", status.code),
+        why => format!("{} {reason}: {why}\n", status.code),
+    };
     let mut head = ReplyHead::new(status);
     head.content_type = Some(Bytes::from_static(b"text/plain; charset=utf-8"));
-    (head, body)
+    (head, Bytes::from(body))
 }
 
 /// The URL a plain-HTTP request to a TLS port meant: `https://`, the `Host`
@@ -428,6 +433,19 @@ mod tests {
         let mut out = BytesMut::new();
         status.put_line(&mut out);
         out
+    }
+
+    #[test]
+    fn error_replies_say_their_status_and_why_in_plain_text() {
+        let (head, body) = error_reply(404);
+        assert_eq!(head.status.code, 404);
+        assert_eq!(
+            head.content_type.as_deref(),
+            Some(&b"text/plain; charset=utf-8"[..])
+        );
+        assert_eq!(&body[..], b"404 Not Found\n");
+        let (_, body) = explained_reply(400, "Content-Digest mismatch");
+        assert_eq!(&body[..], b"400 Bad Request: Content-Digest mismatch\n");
     }
 
     #[test]

@@ -135,6 +135,22 @@ impl RequestHead {
         self.named(name).next()
     }
 
+    /// Every field `name` as one value, its lines joined with `, ` (RFC
+    /// 9110 §5.3); borrowed when there is a single line.
+    pub fn combined(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let mut lines = self.named(name);
+        let first = lines.next()?;
+        let Some(second) = lines.next() else {
+            return Some(std::borrow::Cow::Borrowed(first));
+        };
+        let mut joined = first.to_vec();
+        for line in std::iter::once(second).chain(lines) {
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(line);
+        }
+        Some(std::borrow::Cow::Owned(joined))
+    }
+
     /// Whether any field `name` lists `token` in its comma-separated value.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.named(name).any(|v| {
@@ -708,6 +724,17 @@ mod tests {
     fn header_returns_first_field() {
         let h = head(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\na: 2\r\n\r\n");
         assert_eq!(h.header("a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn combined_joins_every_line_of_a_field() {
+        let h = head(b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: x\r\na: 2, 3\r\n\r\n");
+        assert_eq!(h.combined("a").as_deref(), Some(&b"1, 2, 3"[..]));
+        assert!(matches!(
+            h.combined("B"),
+            Some(std::borrow::Cow::Borrowed(b"x"))
+        ));
+        assert_eq!(h.combined("missing"), None);
     }
 
     #[test]
