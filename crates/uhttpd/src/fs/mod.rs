@@ -9,4 +9,4 @@ mod write;
 
 pub use device::{is_reserved_name, DeviceFs, EntryKind};
 pub use path::{PathError, VirtualPath};
-pub use write::{delete, make_dir, PendingUpload};
+pub use write::{delete, make_dir, move_entry, PendingUpload};

@@ -1,10 +1,13 @@
 //! Pure HTTP/1.1: no sockets, no runtime, no filesystem. Request heads and
 //! bodies are parsed from byte buffers ([`request`]), replies encoded into them
 //! ([`reply`]); [`exchange`] decides, per request, what the connection does
-//! next. Everything here is unit-tested on byte strings and values.
+//! next; [`conditions`] evaluates preconditions and [`webdav`] reads MOVE's
+//! fields. Everything here is unit-tested on byte strings and values.
 
+pub mod conditions;
 pub(crate) mod exchange;
 pub mod method;
 pub mod query;
 pub mod reply;
 pub mod request;
+pub mod webdav;
