@@ -71,14 +71,14 @@ tail -n 1 "$logs/micropython.log"
 step pytest timeout -k 30 1500 .venv/bin/python -m pytest -q -p no:cacheprovider tests
 tail -n 1 "$logs/pytest.log"
 
-# The portable fallbacks of openat2, sendfile and the unsent-bytes ioctl
+# The portable fallbacks of openat2, sendfile, the unsent-bytes ioctl and renameat2
 # (what a non-Linux host runs), forced on here so they are tested too. Without
 # the ioctl a slow but steady reader cannot be told from a stalled one, so
 # that one test of the Linux behaviour is left out of this run.
-step portable-rust env UHTTPD_PORTABLE=1 cargo test -p uhttpd --lib --test limits --test protocol \
+step portable-rust env UHTTPD_PORTABLE=1 cargo test -p uhttpd --lib --test limits --test protocol --test moves \
     -- --skip a_slow_but_steady_reader_gets_the_whole_reply
 step portable-pytest env UHTTPD_PORTABLE=1 timeout -k 30 900 .venv/bin/python -m pytest -q -p no:cacheprovider \
-    tests/test_files.py tests/test_uploads.py tests/test_security_files.py tests/test_file_acl.py
+    tests/test_files.py tests/test_uploads.py tests/test_move.py tests/test_security_files.py tests/test_file_acl.py
 tail -n 1 "$logs/portable-pytest.log"
 
 step fuzz-smoke fuzz/run.sh 5

@@ -404,9 +404,12 @@ def test_event_stream_carries_fs_notices_and_log_lines(console, tmp_path):
     assert resp.getheader("Content-Type").startswith("text/event-stream")
     try:
         assert c.request("PUT", "/fs/d%20x/caf%C3%A9.txt", body=b"1")[0] == 201
+        moved = c.request("MOVE", "/fs/d%20x/caf%C3%A9.txt",
+                          headers={"Destination": "/fs/d%20x/moved.txt"})
+        assert moved[0] == 201
         assert c.request("POST", "/fs/made/")[0] == 201
         assert c.request("DELETE", "/fs/d%20x/?force=1")[0] == 204
-        events = read_events(resp, lambda ev: sum(e == "fs" for e, _ in ev) >= 3)
+        events = read_events(resp, lambda ev: sum(e == "fs" for e, _ in ev) >= 4)
     finally:
         conn.close()
     # (each access line is logged once its reply is out: the order of
@@ -415,6 +418,7 @@ def test_event_stream_carries_fs_notices_and_log_lines(console, tmp_path):
     assert notices == [
         {"op": "delete", "path": "/d x/", "status": 204, "force": True},
         {"op": "mkdir", "path": "/made/", "status": 201},
+        {"op": "move", "path": "/d x/café.txt", "status": 201, "to": "/d x/moved.txt"},
         {"op": "upload", "path": "/d x/café.txt", "status": 201},
     ]
     logs = [d for e, d in events if e == "log"]

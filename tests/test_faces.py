@@ -848,6 +848,28 @@ def test_uploads_put_post_get_back_and_delete(app, tmp_path):
     assert leftovers == []
 
 
+def test_move_and_preconditions(app, tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"a")
+    a = app(server() + "httpd.receive(prefix='/up', delete=True)\nhttpd.serve('/fs')\n")
+    tag = get(a, "/fs/a.txt").headers["etag"]
+    r = request(a, "MOVE", "/up/a.txt", headers={"Destination": a.url("/up/d/b.txt")})
+    assert r.status == 409  # no parent made
+    (tmp_path / "d").mkdir()
+    r = request(a, "MOVE", "/up/a.txt", headers={"Destination": "/up/d/b.txt", "If-Match": tag})
+    assert r.status == 201
+    assert (tmp_path / "d" / "b.txt").read_bytes() == b"a"
+    assert not (tmp_path / "a.txt").exists()
+    (tmp_path / "c.txt").write_bytes(b"c")
+    r = request(a, "MOVE", "/up/c.txt", headers={"Destination": "/up/d/b.txt", "Overwrite": "F"})
+    assert r.status == 412
+    r = request(a, "PUT", "/up/d/b.txt", body=b"x", headers={"If-Match": '"stale"'})
+    assert r.status == 412
+    assert request(a, "PUT", "/up/d/b.txt", body=b"x", headers={"If-None-Match": "*"}).status == 412
+    assert (tmp_path / "d" / "b.txt").read_bytes() == b"a"
+    assert request(a, "MOVE", "/up/c.txt", headers={"Destination": "/up/d/b.txt"}).status == 204
+    assert (tmp_path / "d" / "b.txt").read_bytes() == b"c"
+
+
 def test_upload_with_curl_and_static_receiver(app, tmp_path):
     a = app(server() + "httpd.receive(dynamic=False, prefix='/upload')\nhttpd.serve('/fs')\n")
     src = tmp_path / "src.bin"

@@ -52,8 +52,9 @@ Endpoints: / (the console page, with /console.css, /console.js and
 GET /fs/<dir>/?zip for a zip of it; PUT or POST to upload, with
 Content-Range to resume and Content-Digest to verify; POST /fs/<dir>/ for a
 new folder; DELETE to remove, ?force=1 for a whole tree; MOVE with
-Destination to rename), /ws (WebREPL), /events (Server-Sent Events: "log"
-lines, "fs" notices and "stats" once a second).
+Destination: /fs/<new> to rename or move; If-Match / If-None-Match on all of
+these), /ws (WebREPL), /events (Server-Sent Events: "log" lines, "fs"
+notices and "stats" once a second).
 
 The REPL always has a password: give one with --password, or one is made up
 and printed at start. --tls serves everything over HTTPS (and the REPL over
@@ -228,17 +229,23 @@ FS_NOTICES = {
     "deleted": ("delete", 204, False),
     "deleted tree": ("delete", 204, True),
     "dir made": ("mkdir", 201, False),
+    "moved": ("move", 201, False),  # 204 when it replaced something
 }
 
 
 def fs_notice(observation):
-    """The "fs" event (JSON) for an engine observation of a file change, or None."""
+    """The "fs" event (JSON) for an engine observation of a file change, or
+    None. A move's notice names its destination as "to"."""
     if observation.get("kind") != "file":
         return None
     op, status, force = FS_NOTICES[observation["change"]]
     notice = {"op": op, "path": observation["path"], "status": status}
     if force:
         notice["force"] = True
+    if "destination" in observation:
+        notice["to"] = observation["destination"]
+        if observation["replaced"]:
+            notice["status"] = 204
     return json.dumps(notice, ensure_ascii=False)
 
 

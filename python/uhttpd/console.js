@@ -954,7 +954,7 @@ function listen() {
     let d = null;
     try { d = JSON.parse(e.data); } catch (err) { d = null; }
     const t = new Date().toTimeString().slice(0, 8);
-    addEvent('fs', d && d.op ? t + ' ' + d.op + ' ' + d.path + (d.destination ? ' \u2192 ' + d.destination : '')
+    addEvent('fs', d && d.op ? t + ' ' + d.op + ' ' + d.path + (d.to ? ' \u2192 ' + d.to : '')
       + (d.force ? ' (with everything in it)' : '') : e.data);
     reloadSoon();
   });

@@ -163,13 +163,14 @@ fn auth_verdict(verdict: &Bound<'_, PyAny>) -> AuthDecision {
 }
 
 /// The name `observations()` gives a file change.
-fn file_change_name(change: uhttpd::FileChange) -> &'static str {
+fn file_change_name(change: &uhttpd::FileChange) -> &'static str {
     match change {
         uhttpd::FileChange::Created => "created",
         uhttpd::FileChange::Replaced => "replaced",
         uhttpd::FileChange::Deleted { tree: false } => "deleted",
         uhttpd::FileChange::Deleted { tree: true } => "deleted tree",
         uhttpd::FileChange::DirMade => "dir made",
+        uhttpd::FileChange::Moved { .. } => "moved",
     }
 }
 
@@ -504,8 +505,9 @@ impl Server {
     /// seconds for the first: dicts of `kind` "request" (`method`, `target`,
     /// `status`, `bytes`, `duration` in seconds, `peer`) and "file" (`path`,
     /// `change`: "created", "replaced", "deleted", "deleted tree", "dir
-    /// made"). Nothing is kept before the first call. Releases the GIL while
-    /// it waits: call it from a thread of yours.
+    /// made", "moved" with its `destination` and whether it `replaced`
+    /// something there). Nothing is kept before the
+    /// first call. Releases the GIL while it waits: call it from a thread of yours.
     #[pyo3(signature = (timeout=1.0))]
     fn observations<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyList>> {
         if !timeout.is_finite() || timeout < 0.0 {
@@ -539,7 +541,15 @@ impl Server {
                 uhttpd::Observation::File { path, change } => {
                     item.set_item("kind", "file")?;
                     item.set_item("path", path)?;
-                    item.set_item("change", file_change_name(change))?;
+                    item.set_item("change", file_change_name(&change))?;
+                    if let uhttpd::FileChange::Moved {
+                        destination,
+                        replaced,
+                    } = change
+                    {
+                        item.set_item("destination", destination)?;
+                        item.set_item("replaced", replaced)?;
+                    }
                 }
             }
             list.append(item)?;

@@ -21,7 +21,7 @@
 //! let config = Config { port: 8080, events: 4, ..Config::default() };
 //! let server = Server::start(config, Arc::new(PlainThreads))?;
 //! server.serve(Some("/fs"), None, true, false)?; // GET/HEAD /fs/*
-//! server.receive(true, Some("/up"), false, true)?; // POST/PUT/DELETE /up/*
+//! server.receive(true, Some("/up"), false, true)?; // POST/PUT/DELETE/MOVE /up/*
 //! let events = server.event("/ev")?;
 //! events.dispatch(b"hello", None)?;
 //! # Ok::<(), uhttpd::Error>(())
@@ -263,8 +263,8 @@ impl Server {
     }
 
     /// The seed's `receive(dynamic, prefix, extonly, delete)`: the file
-    /// receiver, POST and PUT (and DELETE with `delete`); one slot, two with
-    /// `delete`.
+    /// receiver, POST and PUT (and DELETE with `delete`, and WebDAV's MOVE
+    /// too when `dynamic`: both remove a name); one slot, two with `delete`.
     ///
     /// - `dynamic`: the target is the path under `{prefix}/*`; otherwise
     ///   uploads go to `prefix` itself, named by `Content-Disposition`, and
@@ -296,6 +296,10 @@ impl Server {
         let mut methods = Methods::POST | Methods::PUT;
         if delete {
             methods |= Methods::DELETE;
+            // A static receiver has no URL per file for a Destination to name.
+            if dynamic {
+                methods |= Methods::MOVE;
+            }
         }
         let receiver = Receiver {
             prefix,

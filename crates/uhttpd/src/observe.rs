@@ -30,9 +30,10 @@ pub enum Observation {
         /// The client's address.
         peer: SocketAddr,
     },
-    /// A change under root made by an upload, a mkdir, a delete or a REPL transfer.
+    /// A change under root made by an upload, a mkdir, a delete, a move or a
+    /// REPL transfer.
     File {
-        /// The device path; directories end with `/`.
+        /// The device path (a move's source); directories end with `/`.
         path: String,
         /// What happened to it.
         change: FileChange,
@@ -40,7 +41,7 @@ pub enum Observation {
 }
 
 /// What the server did to a file or directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileChange {
     /// A file written where none was.
     Created,
@@ -53,6 +54,13 @@ pub enum FileChange {
     },
     /// A directory created (`mkdir`).
     DirMade,
+    /// A file, a link or a directory (with everything in it) renamed (MOVE).
+    Moved {
+        /// The device path it has now; a directory's ends with `/`.
+        destination: String,
+        /// Something at the destination was replaced (the MOVE answered 204, not 201).
+        replaced: bool,
+    },
 }
 
 impl FileChange {

@@ -1,10 +1,13 @@
 //! Linux system calls the engine prefers, and the switch to their portable
 //! fallbacks. `openat2` (opens confined beneath root by the kernel),
-//! `sendfile` and the socket's unsent-bytes ioctl are Linux's. Elsewhere, and
-//! on Linux when the environment variable `UHTTPD_PORTABLE=1` is set (so the
-//! test suite runs the fallbacks too), the engine opens paths one component
-//! at a time with `openat` and `O_NOFOLLOW`, sends files with `pread` and
-//! `write`, and counts a write that waits a whole stall timeout as stalled.
+//! `sendfile`, the socket's unsent-bytes ioctl and `renameat2`'s
+//! `RENAME_NOREPLACE` are Linux's. Elsewhere, and on Linux when the
+//! environment variable `UHTTPD_PORTABLE=1` is set (so the test suite runs
+//! the fallbacks too), the engine opens paths one component at a time with
+//! `openat` and `O_NOFOLLOW`, sends files with `pread` and `write`, counts a
+//! write that waits a whole stall timeout as stalled, and moves a file
+//! without replacing one with `linkat` and `unlinkat` (a directory: a look
+//! at the destination, then `renameat`).
 
 use std::sync::OnceLock;
 

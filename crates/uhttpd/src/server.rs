@@ -53,7 +53,7 @@ pub enum Endpoint {
     Handler(Arc<dyn Handler>),
     /// `serve()`: GET and HEAD.
     Files(Arc<FileServer>),
-    /// `receive()`: POST, PUT and DELETE.
+    /// `receive()`: POST, PUT, and DELETE and MOVE.
     Receiver(Arc<Receiver>),
     /// `event()`: a Server-Sent Events stream.
     Events(Arc<EventHub>),

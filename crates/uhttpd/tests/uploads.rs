@@ -566,3 +566,35 @@ fn repr_digest_is_sent_when_asked_for_the_whole_representation() {
     c.send(&ask("/fs/d/", want));
     assert_eq!(c.response().header("repr-digest"), None);
 }
+
+#[test]
+fn every_piece_checks_the_preconditions_and_a_412_writes_nothing() {
+    let (server, root) = defaults("piece-preconditions");
+    std::fs::write(root.join("d/f.bin"), "old").unwrap();
+    let body = content(2_000);
+    let create_only = [("If-None-Match", "*")];
+    let r = exchange(
+        &server,
+        &piece("/up/d/f.bin", 0, &body[..1_000], 2_000, &create_only),
+    );
+    assert_eq!(r.status, 412, "{r:?}");
+    assert!(
+        reserved(&root.join("d")).is_empty(),
+        "a refused piece starts no partial"
+    );
+    let r = exchange(
+        &server,
+        &piece("/up/d/g.bin", 0, &body[..1_000], 2_000, &create_only),
+    );
+    assert_eq!((r.status, offset(&r)), (202, 1_000), "{r:?}");
+    // The target appeared meanwhile: the next piece is refused and holds.
+    std::fs::write(root.join("d/g.bin"), "theirs").unwrap();
+    let r = exchange(
+        &server,
+        &piece("/up/d/g.bin", 1_000, &body[1_000..], 2_000, &create_only),
+    );
+    assert_eq!(r.status, 412, "{r:?}");
+    assert_eq!(std::fs::read(root.join("d/g.bin")).unwrap(), b"theirs");
+    let r = exchange(&server, &probe("/up/d/g.bin", 2_000));
+    assert_eq!((r.status, offset(&r)), (202, 1_000), "{r:?}");
+}

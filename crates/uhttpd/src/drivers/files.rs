@@ -15,6 +15,7 @@ use crate::drivers::file_acl;
 use crate::drivers::open_files::{mime_of, OpenFile, OpenFiles, Opened, Validators};
 use crate::fs::{is_reserved_name, sha256_of, DeviceFs, EntryKind, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
+use crate::http::conditions::{is_any, list_names, Comparison};
 use crate::http::digest;
 use crate::http::exchange::{Exchange, ReplyBody};
 use crate::http::reply::{error_reply, ReplyHead, Status};
@@ -272,11 +273,7 @@ fn accepts_gzip(head: &RequestHead) -> bool {
 fn not_modified(head: &RequestHead, validators: &Validators, meta: &Metadata) -> bool {
     if let Some(tags) = head.header("if-none-match") {
         let tags = String::from_utf8_lossy(tags);
-        let ours = validators.etag_text().trim_start_matches("W/");
-        return tags
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours);
+        return is_any(&tags) || list_names(&tags, validators.etag_text(), Comparison::Weak);
     }
     let Some(since) = head
         .header("if-modified-since")

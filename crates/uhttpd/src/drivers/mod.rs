@@ -45,6 +45,15 @@ pub(crate) fn file_acl(shared: &Shared, vpath: &VirtualPath, access: Access) -> 
     acl_check(shared, vpath.to_string(), access)
 }
 
+/// True when a file ACL is set: something to ask about each entry of a tree.
+pub(crate) fn has_file_acl(shared: &Shared) -> bool {
+    shared
+        .file_acl
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+}
+
 /// [`file_acl`] for a device path already written out (directories end with `/`).
 pub(crate) fn acl_check(shared: &Shared, path: String, access: Access) -> Result<(), u16> {
     let acl = shared

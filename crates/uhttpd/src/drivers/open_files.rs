@@ -50,14 +50,22 @@ pub struct Validators {
     pub last_modified: Bytes,
 }
 
+/// The `ETag` of a file as GET sends it: its size and modification time
+/// (what the uploader's `If-Match` compares with, too).
+pub(crate) fn etag(meta: &Metadata) -> String {
+    let nanos = meta
+        .modified()
+        .unwrap_or(UNIX_EPOCH)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{:x}-{:x}\"", meta.len(), nanos)
+}
+
 impl Validators {
     fn of(meta: &Metadata) -> Validators {
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let nanos = modified
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         Validators {
-            etag: format!("\"{:x}-{:x}\"", meta.len(), nanos).into(),
+            etag: etag(meta).into(),
             last_modified: httpdate::fmt_http_date(modified).into(),
         }
     }

@@ -1,20 +1,23 @@
 //! The receiver driver (`receive`): where an upload goes (from the URL or
 //! `Content-Disposition`), and the body streamed to disk in bounded memory,
 //! checked against its `Content-Digest`; a `Content-Range` PUT is a piece
-//! of a resumable upload. The disk work itself is [`crate::fs`]'s: an
-//! upload lands whole or not at all.
+//! of a resumable upload; DELETE, MOVE, and the preconditions of each. The
+//! disk work itself is [`crate::fs`]'s: an upload lands whole or not at all.
 
 use crate::acl::Access;
-use crate::drivers::{acl_check, blocking, file_acl, status_reply};
+use crate::drivers::open_files::etag;
+use crate::drivers::{acl_check, blocking, file_acl, has_file_acl, status_reply};
 use crate::fs::{self as device, PartialKey, PartialUpload, PartialWriter, PendingUpload};
 use crate::fs::{DeviceFs, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
+use crate::http::conditions::{Current, Preconditions};
 use crate::http::content_range::UploadRange;
 use crate::http::digest::{self, DigestError, Sha256Digest};
 use crate::http::exchange::{BodyRefusal, Exchange};
 use crate::http::reply::{error_reply, explained_reply, ReplyHead};
 use crate::http::request::RequestHead;
 use crate::http::request::{BodyKind, Decoded};
+use crate::http::webdav;
 use crate::io::conn::{Connection, Next};
 use crate::limits;
 use crate::observe::{FileChange, Observation};
@@ -40,14 +43,28 @@ pub struct Receiver {
 impl Receiver {
     /// The device path a request targets.
     pub fn target(&self, fs: &DeviceFs, head: &RequestHead) -> Result<VirtualPath, u16> {
-        let vpath = if self.dynamic {
-            let rest = head.path().strip_prefix(&self.prefix).unwrap_or("/");
-            VirtualPath::from_url(rest).map_err(path_status)?
-        } else {
-            let value = head.header("content-disposition").ok_or(400u16)?;
-            let name = disposition_filename(value).ok_or(400u16)?;
-            VirtualPath::from_device(&name).map_err(path_status)?
-        };
+        if self.dynamic {
+            return self.url_target(fs, head.path());
+        }
+        let value = head.header("content-disposition").ok_or(400u16)?;
+        let name = disposition_filename(value).ok_or(400u16)?;
+        self.writable(fs, VirtualPath::from_device(&name).map_err(path_status)?)
+    }
+
+    /// The device path a URL path (percent-encoded) names below a dynamic
+    /// receiver's prefix: the request's own, or a MOVE's destination (403
+    /// outside the prefix).
+    fn url_target(&self, fs: &DeviceFs, path: &str) -> Result<VirtualPath, u16> {
+        let rest = path
+            .strip_prefix(&self.prefix)
+            .filter(|rest| rest.starts_with('/'))
+            .ok_or(403u16)?;
+        self.writable(fs, VirtualPath::from_url(rest).map_err(path_status)?)
+    }
+
+    /// `vpath` unless this receiver may not write there (403): root, or
+    /// outside the ext mount with `extonly`.
+    fn writable(&self, fs: &DeviceFs, vpath: VirtualPath) -> Result<VirtualPath, u16> {
         if vpath.is_root() {
             return Err(403);
         }
@@ -140,6 +157,30 @@ fn observe_file(shared: &Shared, vpath: &VirtualPath, change: FileChange) {
         path: vpath.to_string(),
         change,
     });
+}
+
+/// 412 unless the request's preconditions hold for `vpath` as a GET would
+/// find it now (its ETag the file server's). Asked after the ACL, before
+/// anything is written.
+fn check_preconditions(
+    fs: &DeviceFs,
+    conditions: Option<&Preconditions>,
+    vpath: &VirtualPath,
+) -> Result<(), u16> {
+    let Some(conditions) = conditions else {
+        return Ok(());
+    };
+    let found = fs.open_read_with_metadata(vpath).ok().map(|(_, meta)| meta);
+    let tag = found.as_ref().filter(|meta| meta.is_file()).map(etag);
+    let current = match found {
+        Some(_) => Current::Present(tag.as_deref()),
+        None => Current::Absent,
+    };
+    if conditions.hold(current) {
+        Ok(())
+    } else {
+        Err(412)
+    }
 }
 
 /// Why an upload did not land.
@@ -343,8 +384,16 @@ impl Connection {
             Ok(target) => target,
             Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
         };
+        let conditions = Preconditions::of(&info.head);
+        if info.method == Methods::MOVE {
+            return self
+                .move_target(x, &info.head, &receiver, target, conditions)
+                .await;
+        }
         if let Some(field) = info.head.combined("content-range") {
-            return self.receive_piece(x, &info.head, target, &field).await;
+            return self
+                .receive_piece(x, &info.head, target, &field, conditions)
+                .await;
         }
         let shared = self.shared.clone();
         if info.method == Methods::DELETE {
@@ -352,6 +401,7 @@ impl Connection {
                 .is_some_and(|v| v == crate::http::query::QueryValue::Bytes(b"1".to_vec()));
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
+                check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
                 let inside = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
                 let code = device::delete(&shared.fs, &target, force, &inside)?;
                 observe_file(&shared, &target, FileChange::Deleted { tree: force });
@@ -363,6 +413,7 @@ impl Connection {
         if target.is_dir() {
             let code = blocking(move || {
                 file_acl(&shared, &target, Access::Write)?;
+                check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
                 let code = device::make_dir(&shared.fs, &target)?;
                 if code == 201 {
                     observe_file(&shared, &target, FileChange::DirMade);
@@ -390,6 +441,7 @@ impl Connection {
         let landed = target.clone();
         let pending = blocking(move || {
             file_acl(&shared, &target, Access::Write)?;
+            check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
             PendingUpload::begin(&shared.fs, &target)
         })
         .await;
@@ -436,6 +488,49 @@ impl Connection {
         }
     }
 
+    /// MOVE (RFC 4918 §9.9): `source` renamed to the request's `Destination`,
+    /// a path below the same prefix. The ACL is asked for writing both paths
+    /// (and every entry of a directory, under both), then the preconditions
+    /// about the source.
+    async fn move_target(
+        &mut self,
+        x: &mut Exchange,
+        head: &RequestHead,
+        receiver: &Receiver,
+        source: VirtualPath,
+        conditions: Option<Preconditions>,
+    ) -> Next {
+        let asked = webdav::destination_path(head)
+            .and_then(|path| receiver.url_target(&self.shared.fs, path))
+            .and_then(|destination| Ok((destination, webdav::overwrite(head)?)));
+        let (destination, overwrite) = match asked {
+            Ok(asked) => asked,
+            Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
+        };
+        let shared = self.shared.clone();
+        let code = blocking(move || {
+            file_acl(&shared, &source, Access::Write)?;
+            file_acl(&shared, &destination, Access::Write)?;
+            check_preconditions(&shared.fs, conditions.as_ref(), &source)?;
+            let ask = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
+            let inside = has_file_acl(&shared).then_some(&ask as &dyn Fn(&str) -> _);
+            let moved = device::move_entry(&shared.fs, &source, &destination, overwrite, inside)?;
+            let (source, destination) = if moved.dir {
+                (source.as_dir(), destination.as_dir())
+            } else {
+                (source, destination)
+            };
+            let change = FileChange::Moved {
+                destination: destination.to_string(),
+                replaced: moved.status == 204,
+            };
+            observe_file(&shared, &source, change);
+            Ok(moved.status)
+        })
+        .await;
+        self.reply_and_finish(x, status_reply(code)).await
+    }
+
     /// A `Content-Range` PUT: a piece of a resumable upload, or a probe
     /// asking how much of it is held. Only the last piece changes the target.
     async fn receive_piece(
@@ -444,6 +539,7 @@ impl Connection {
         head: &RequestHead,
         target: VirtualPath,
         field: &[u8],
+        conditions: Option<Preconditions>,
     ) -> Next {
         let range = match UploadRange::parse(field) {
             Some(range) if head.method() == "PUT" && !target.is_dir() => range,
@@ -485,6 +581,7 @@ impl Connection {
         let landed = target.clone();
         let found = blocking(move || {
             file_acl(&shared, &target, Access::Write)?;
+            check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
             let Some(partial) = PartialUpload::find(&shared.fs, &target, total, starts)? else {
                 return Ok(None);
             };

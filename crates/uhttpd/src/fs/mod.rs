@@ -11,4 +11,6 @@ mod write;
 pub use device::{is_reserved_name, DeviceFs, EntryKind};
 pub use hash::sha256_of;
 pub use path::{PathError, VirtualPath};
-pub use write::{delete, make_dir, PartialKey, PartialUpload, PartialWriter, PendingUpload};
+pub use write::{
+    delete, make_dir, move_entry, PartialKey, PartialUpload, PartialWriter, PendingUpload,
+};

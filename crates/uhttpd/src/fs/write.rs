@@ -1,9 +1,10 @@
 //! Writes beneath root: uploads (a temporary file in the target's
 //! directory, synced and renamed over the target), resumable uploads (a
-//! partial file there, renamed over the target once whole), mkdir and delete. Every
-//! write acts on one name inside a directory descriptor opened beneath root
-//! (see [`DeviceFs::open`]): a local user swapping a directory for a symlink
-//! cannot make it land outside, and no link is ever written or deleted through.
+//! partial file there, renamed over the target once whole), mkdir, delete and
+//! move. Every write acts on one name inside a directory descriptor opened
+//! beneath root (see [`DeviceFs::open`]): a local user swapping a directory for
+//! a symlink cannot make it land outside, and no link is ever written, deleted
+//! or moved through.
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::device::{names_reserved, Changes, DeviceFs, TEMP_SUFFIX};
 use super::path::VirtualPath;
+use crate::platform::linux_fast_paths;
 
 /// The status for a failed disk operation.
 pub fn io_status(error: &io::Error) -> u16 {
@@ -134,7 +136,7 @@ pub fn delete(
     if force {
         // A device path component never holds NUL (`VirtualPath` refuses it).
         let name = CString::new(name).map_err(|_| 400u16)?;
-        let tree = Doomed::collect(&dir, name, vpath.as_dir().to_string(), &stat)?;
+        let tree = Tree::collect(&dir, name, vpath.as_dir().to_string(), &stat)?;
         tree.ask(acl)?;
         // Whatever the outcome, part of the tree may be gone.
         let removed = tree.remove(&dir);
@@ -147,8 +149,164 @@ pub fn delete(
     Ok(204)
 }
 
-/// A directory tree a forced delete removes, as it was when collected.
-struct Doomed {
+/// Asks the file ACL about a device path (directories end with `/`): Ok, or
+/// the status to answer with.
+pub type AclAsk<'a> = &'a dyn Fn(&str) -> Result<(), u16>;
+
+/// What a move did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    /// 201: the destination was new; 204: something there was replaced.
+    pub status: u16,
+    /// A directory moved (with everything in it).
+    pub dir: bool,
+}
+
+/// MOVE (RFC 4918 §9.9): `from` renamed to `to` by one rename between
+/// directory descriptors opened beneath root: a file, a link (the link
+/// itself, never what it points to) or a directory with everything in it
+/// (`name/` must be a directory). `to`'s parent must exist (else 409). An
+/// existing `to` is 412 without `overwrite`; with it a file or an empty
+/// directory there is replaced (204), while a non-empty directory, a
+/// directory over a file or a file over a directory is 409, as `rename(2)`
+/// has it. A directory into itself is 409; `from` and `to` naming the same
+/// entry, or a reserved name, 403. `acl`, when given, is asked about every
+/// entry inside a directory, with its old and its new path, before anything
+/// moves: one refusal moves nothing.
+pub fn move_entry(
+    fs: &DeviceFs,
+    from: &VirtualPath,
+    to: &VirtualPath,
+    overwrite: bool,
+    acl: Option<AclAsk<'_>>,
+) -> Result<Moved, u16> {
+    writable(from)?;
+    writable(to)?;
+    if from.relative() == to.relative() {
+        return Err(403);
+    }
+    if to.starts_with(from) {
+        return Err(409);
+    }
+    let (from_dir, from_name) = parent_and_name(fs, from)?;
+    let stat = rustix::fs::statat(&from_dir, from_name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(errno_status)?;
+    let dir = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
+    if from.is_dir() && !dir {
+        // `name/` names a directory; a link to one is not.
+        return Err(404);
+    }
+    if to.is_dir() && !dir {
+        return Err(409);
+    }
+    let (Some(to_parent), Some(to_name)) = (to.parent(), to.file_name()) else {
+        return Err(403);
+    };
+    let to_dir = fs.open_dir(&to_parent).map_err(|_| 409u16)?;
+    // The same entry by another way (a link on the way, a hard link).
+    if let Ok(there) = rustix::fs::statat(&to_dir, to_name, AtFlags::SYMLINK_NOFOLLOW) {
+        if (there.st_dev, there.st_ino) == (stat.st_dev, stat.st_ino) {
+            return Err(403);
+        }
+    }
+    if let (true, Some(acl)) = (dir, acl) {
+        // A device path component never holds NUL (`VirtualPath` refuses it).
+        let name = CString::new(from_name.as_str()).map_err(|_| 400u16)?;
+        let (old, new) = (from.as_dir().to_string(), to.as_dir().to_string());
+        let tree = Tree::collect(&from_dir, name, old.clone(), &stat)?;
+        tree.ask(&|path: &str| {
+            acl(path)?;
+            acl(&format!("{new}{}", &path[old.len()..]))
+        })?;
+    }
+    let replaced = match rename_noreplace(&from_dir, &from_name, &to_dir, to_name, dir) {
+        Ok(()) => false,
+        Err(Errno::EXIST) if overwrite => {
+            rustix::fs::renameat(&from_dir, from_name.as_str(), &to_dir, to_name)
+                .map_err(move_status)?;
+            true
+        }
+        Err(Errno::EXIST) => return Err(412),
+        Err(e) => return Err(move_status(e)),
+    };
+    fs.change_log().record();
+    // Make the rename itself durable (best effort: not every filesystem can).
+    let _ = rustix::fs::fsync(&from_dir);
+    let _ = rustix::fs::fsync(&to_dir);
+    Ok(Moved {
+        status: if replaced { 204 } else { 201 },
+        dir,
+    })
+}
+
+/// The status for a failed rename.
+fn move_status(error: Errno) -> u16 {
+    match error {
+        // A directory into itself (reached through a link), or a mount point.
+        Errno::INVAL | Errno::BUSY => 409,
+        // Another filesystem (an ext mount of its own): RFC 4918 §9.9.4's
+        // "another repository".
+        Errno::XDEV => 502,
+        e => errno_status(e),
+    }
+}
+
+/// Renames `from` to `to` unless `to` exists (then EEXIST): `renameat2`
+/// with `RENAME_NOREPLACE`, or where that is not used or not supported
+/// (see [`crate::platform`]), [`rename_noreplace_portably`].
+fn rename_noreplace(
+    from_dir: &OwnedFd,
+    from: &str,
+    to_dir: &OwnedFd,
+    to: &str,
+    dir: bool,
+) -> Result<(), Errno> {
+    if linux_fast_paths() {
+        let flags = rustix::fs::RenameFlags::NOREPLACE;
+        match rustix::fs::renameat_with(from_dir, from, to_dir, to, flags) {
+            // A filesystem without the flag.
+            Err(Errno::INVAL | Errno::NOSYS) => {}
+            other => return other,
+        }
+    }
+    rename_noreplace_portably(from_dir, from, to_dir, to, dir)
+}
+
+/// POSIX's way to a rename that replaces nothing: what is not a directory
+/// gets a hard link at `to` (which fails if `to` exists), then loses its
+/// old name. A directory, or a filesystem without hard links (FAT), is
+/// looked for at `to` and then renamed: the one case that is not atomic,
+/// where a file or an empty directory made at `to` in between is replaced.
+fn rename_noreplace_portably(
+    from_dir: &OwnedFd,
+    from: &str,
+    to_dir: &OwnedFd,
+    to: &str,
+    dir: bool,
+) -> Result<(), Errno> {
+    if !dir {
+        // Without AT_SYMLINK_FOLLOW a link is linked itself, never its target.
+        match rustix::fs::linkat(from_dir, from, to_dir, to, AtFlags::empty()) {
+            Ok(()) => {
+                return rustix::fs::unlinkat(from_dir, from, AtFlags::empty()).inspect_err(|_| {
+                    let _ = rustix::fs::unlinkat(to_dir, to, AtFlags::empty());
+                })
+            }
+            Err(Errno::EXIST) => return Err(Errno::EXIST),
+            // No hard links here, or a failure the rename reports as well.
+            Err(_) => {}
+        }
+    }
+    match rustix::fs::statat(to_dir, to, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => Err(Errno::EXIST),
+        Err(Errno::NOENT) => rustix::fs::renameat(from_dir, from, to_dir, to),
+        Err(e) => Err(e),
+    }
+}
+
+/// A directory tree as it was when collected: what a forced delete removes,
+/// what a move asks the ACL about.
+struct Tree {
     /// The name in its parent, as the filesystem has it (not always UTF-8).
     name: CString,
     /// Device path for the ACL (directories end with `/`).
@@ -157,10 +315,10 @@ struct Doomed {
     id: (u64, u64),
     /// Entries that are not directories (files, links, others): name and device path.
     leaves: Vec<(CString, String)>,
-    dirs: Vec<Doomed>,
+    dirs: Vec<Tree>,
 }
 
-impl Doomed {
+impl Tree {
     fn open(parent: &OwnedFd, name: &CStr) -> Result<OwnedFd, u16> {
         open_subdir(parent, name).map_err(|e| {
             if e == Errno::LOOP {
@@ -171,9 +329,9 @@ impl Doomed {
         })
     }
 
-    fn collect(parent: &OwnedFd, name: CString, path: String, stat: &Stat) -> Result<Doomed, u16> {
-        let fd = Doomed::open(parent, &name)?;
-        let mut doomed = Doomed {
+    fn collect(parent: &OwnedFd, name: CString, path: String, stat: &Stat) -> Result<Tree, u16> {
+        let fd = Tree::open(parent, &name)?;
+        let mut tree = Tree {
             name,
             path,
             id: (stat.st_dev, stat.st_ino),
@@ -192,15 +350,15 @@ impl Doomed {
             let child_stat =
                 rustix::fs::statat(&fd, raw, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_status)?;
             if FileType::from_raw_mode(child_stat.st_mode) == FileType::Directory {
-                let child_path = format!("{}{shown}/", doomed.path);
-                let sub = Doomed::collect(&fd, raw.to_owned(), child_path, &child_stat)?;
-                doomed.dirs.push(sub);
+                let child_path = format!("{}{shown}/", tree.path);
+                let sub = Tree::collect(&fd, raw.to_owned(), child_path, &child_stat)?;
+                tree.dirs.push(sub);
             } else {
-                let child_path = format!("{}{shown}", doomed.path);
-                doomed.leaves.push((raw.to_owned(), child_path));
+                let child_path = format!("{}{shown}", tree.path);
+                tree.leaves.push((raw.to_owned(), child_path));
             }
         }
-        Ok(doomed)
+        Ok(tree)
     }
 
     fn ask(&self, acl: &dyn Fn(&str) -> Result<(), u16>) -> Result<(), u16> {
@@ -214,7 +372,7 @@ impl Doomed {
     /// Removes what was collected, bottom up, by name inside each directory
     /// descriptor; anything that appeared since makes the last rmdir fail (409).
     fn remove(&self, parent: &OwnedFd) -> Result<(), u16> {
-        let fd = Doomed::open(parent, &self.name)?;
+        let fd = Tree::open(parent, &self.name)?;
         let stat = rustix::fs::fstat(&fd).map_err(errno_status)?;
         if (stat.st_dev, stat.st_ino) != self.id {
             return Err(409);
@@ -725,6 +883,210 @@ mod tests {
             Err(404)
         );
         assert_eq!(std::fs::read_dir(base.join("outside")).unwrap().count(), 1);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    fn moved(status: u16, dir: bool) -> Result<Moved, u16> {
+        Ok(Moved { status, dir })
+    }
+
+    #[test]
+    fn a_move_renames_files_and_trees_and_replaces_only_when_told() {
+        let (base, fs) = scratch("move");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("tree/inner")).unwrap();
+        std::fs::write(root.join("tree/inner/f.txt"), "f").unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        std::fs::write(root.join("b.txt"), "b").unwrap();
+        let before = fs.changes();
+        assert_eq!(
+            move_entry(&fs, &v("/a.txt"), &v("/tree/c.txt"), true, None),
+            moved(201, false)
+        );
+        assert!(fs.changes() > before, "the open-file cache hears of it");
+        assert_eq!(std::fs::read(root.join("tree/c.txt")).unwrap(), b"a");
+        assert!(!root.join("a.txt").exists());
+        // Overwrite: F refuses an existing destination and leaves both.
+        assert_eq!(
+            move_entry(&fs, &v("/b.txt"), &v("/tree/c.txt"), false, None),
+            Err(412)
+        );
+        assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), b"b");
+        assert_eq!(
+            move_entry(&fs, &v("/b.txt"), &v("/tree/c.txt"), true, None),
+            moved(204, false)
+        );
+        assert_eq!(std::fs::read(root.join("tree/c.txt")).unwrap(), b"b");
+        // A directory with everything in it; `name/` on either side.
+        assert_eq!(
+            move_entry(&fs, &v("/tree/"), &v("/moved/"), true, None),
+            moved(201, true)
+        );
+        assert_eq!(std::fs::read(root.join("moved/inner/f.txt")).unwrap(), b"f");
+        // Over an empty directory: replaced; over a non-empty one: 409.
+        std::fs::create_dir(root.join("empty")).unwrap();
+        assert_eq!(
+            move_entry(&fs, &v("/moved/inner"), &v("/empty"), true, None),
+            moved(204, true)
+        );
+        assert_eq!(
+            move_entry(&fs, &v("/empty"), &v("/moved"), true, None),
+            Err(409)
+        );
+        assert_eq!(
+            move_entry(&fs, &v("/empty"), &v("/moved"), false, None),
+            Err(412)
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_move_refuses_what_rename_cannot_do() {
+        let (base, fs) = scratch("move-refused");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("dir/sub")).unwrap();
+        std::fs::write(root.join("f.txt"), "f").unwrap();
+        let refused = |from: &str, to: &str| move_entry(&fs, &v(from), &v(to), true, None);
+        assert_eq!(refused("/missing", "/x"), Err(404));
+        assert_eq!(refused("/missing/x", "/x"), Err(404));
+        assert_eq!(refused("/f.txt/", "/x"), Err(404), "name/ is a directory");
+        assert_eq!(refused("/f.txt", "/no/such/x"), Err(409), "parent missing");
+        assert_eq!(
+            refused("/f.txt", "/x/"),
+            Err(409),
+            "a file named as a directory"
+        );
+        assert_eq!(refused("/dir", "/dir/sub/in"), Err(409), "into itself");
+        assert_eq!(
+            refused("/dir", "/f.txt"),
+            Err(409),
+            "a directory over a file"
+        );
+        assert_eq!(
+            refused("/f.txt", "/dir"),
+            Err(409),
+            "a file over a directory"
+        );
+        assert_eq!(refused("/f.txt", "/f.txt"), Err(403));
+        assert_eq!(refused("/dir/", "/dir"), Err(403));
+        let temp = format!(".{}{TEMP_SUFFIX}", "0".repeat(32));
+        assert_eq!(refused("/f.txt", &format!("/{temp}")), Err(403));
+        assert_eq!(refused(&format!("/{temp}"), "/x"), Err(403));
+        // The same entry by another way: a link on the way, a hard link.
+        std::os::unix::fs::symlink("dir", root.join("alias")).unwrap();
+        assert_eq!(refused("/dir/sub", "/alias/sub"), Err(403));
+        std::fs::hard_link(root.join("f.txt"), root.join("twin.txt")).unwrap();
+        assert_eq!(refused("/f.txt", "/twin.txt"), Err(403));
+        // Into itself through a link: the kernel refuses (EINVAL).
+        assert_eq!(refused("/dir", "/alias/sub/in"), Err(409));
+        assert!(root.join("dir/sub").is_dir() && root.join("f.txt").is_file());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_move_takes_links_themselves_and_never_leaves_root() {
+        use std::os::unix::fs::symlink;
+        let (base, fs) = scratch("move-links");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::write(root.join("data/f.txt"), "f").unwrap();
+        symlink("data", root.join("link")).unwrap();
+        symlink(base.join("outside"), root.join("out")).unwrap();
+        assert_eq!(
+            move_entry(&fs, &v("/link"), &v("/renamed"), true, None),
+            moved(201, false)
+        );
+        let renamed = std::fs::symlink_metadata(root.join("renamed")).unwrap();
+        assert!(renamed.file_type().is_symlink());
+        assert!(root.join("data/f.txt").exists(), "the link's target stays");
+        // `name/` on a link is not a directory.
+        assert_eq!(
+            move_entry(&fs, &v("/renamed/"), &v("/x"), true, None),
+            Err(404)
+        );
+        // Neither side reaches outside root through a link.
+        assert_eq!(
+            move_entry(&fs, &v("/data/f.txt"), &v("/out/f.txt"), true, None),
+            Err(409)
+        );
+        assert_eq!(
+            move_entry(&fs, &v("/out/keep.txt"), &v("/kept.txt"), true, None),
+            Err(404)
+        );
+        assert_eq!(std::fs::read_dir(base.join("outside")).unwrap().count(), 1);
+        assert!(root.join("data/f.txt").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_directory_moves_only_if_the_acl_allows_every_entry_both_ways() {
+        let (base, fs) = scratch("move-acl");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("tree/locked")).unwrap();
+        std::fs::write(root.join("tree/a.txt"), "a").unwrap();
+        std::fs::write(root.join("tree/locked/b.txt"), "b").unwrap();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let deny_new_locked = |p: &str| {
+            asked.lock().unwrap().push(p.to_string());
+            if p == "/new/locked/b.txt" {
+                Err(403)
+            } else {
+                Ok(())
+            }
+        };
+        assert_eq!(
+            move_entry(&fs, &v("/tree"), &v("/new"), true, Some(&deny_new_locked)),
+            Err(403)
+        );
+        assert!(root.join("tree/locked/b.txt").exists() && !root.join("new").exists());
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(
+            asked,
+            [
+                "/new/",
+                "/new/a.txt",
+                "/new/locked/",
+                "/new/locked/b.txt",
+                "/tree/",
+                "/tree/a.txt",
+                "/tree/locked/",
+                "/tree/locked/b.txt"
+            ]
+        );
+        assert_eq!(
+            move_entry(&fs, &v("/tree"), &v("/new"), true, Some(&allow_all)),
+            moved(201, true)
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_portable_rename_replaces_nothing_either() {
+        let (base, fs) = scratch("move-portable");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::create_dir_all(root.join("taken")).unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        std::fs::write(root.join("b.txt"), "b").unwrap();
+        std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
+        let dir = fs.open_dir(&VirtualPath::root()).unwrap();
+        let rename = |from: &str, to: &str, is_dir: bool| {
+            rename_noreplace_portably(&dir, from, &dir, to, is_dir)
+        };
+        assert_eq!(rename("a.txt", "b.txt", false), Err(Errno::EXIST));
+        assert_eq!(rename("d", "taken", true), Err(Errno::EXIST));
+        assert_eq!(rename("d", "b.txt", true), Err(Errno::EXIST));
+        assert_eq!(rename("a.txt", "c.txt", false), Ok(()));
+        assert_eq!(rename("d", "e", true), Ok(()));
+        assert_eq!(rename("link", "moved-link", false), Ok(()));
+        assert_eq!(std::fs::read(root.join("c.txt")).unwrap(), b"a");
+        assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), b"b");
+        assert!(!root.join("a.txt").exists() && !root.join("link").exists());
+        assert!(root.join("e").is_dir() && !root.join("d").exists());
+        let link = std::fs::symlink_metadata(root.join("moved-link")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link itself moved");
+        assert_eq!(rename("missing", "x", false), Err(Errno::NOENT));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -22,16 +22,20 @@ impl Methods {
     pub const PATCH: Methods = Methods(16);
     /// Every verb a route can register.
     pub const ALL: Methods = Methods(31);
+    /// WebDAV's MOVE (RFC 4918): the uploader's rename, never a `route()` verb
+    /// (outside [`Methods::ALL`], so no Python constant and no slot of its own).
+    pub const MOVE: Methods = Methods(32);
 
-    const NAMES: [(Methods, &'static str); 5] = [
+    const NAMES: [(Methods, &'static str); 6] = [
         (Methods::GET, "GET"),
         (Methods::POST, "POST"),
         (Methods::DELETE, "DELETE"),
         (Methods::PUT, "PUT"),
         (Methods::PATCH, "PATCH"),
+        (Methods::MOVE, "MOVE"),
     ];
 
-    /// The set for these bits, or `None` if any bit is not a verb.
+    /// The set for these bits, or `None` if any bit is not a verb of [`Methods::ALL`].
     pub fn from_bits(bits: u32) -> Option<Methods> {
         (bits & !Methods::ALL.0 == 0).then_some(Methods(bits))
     }
@@ -128,6 +132,7 @@ mod tests {
         assert_eq!(Methods::from_token("GET"), Some(Methods::GET));
         assert_eq!(Methods::from_token("HEAD"), Some(Methods::GET));
         assert_eq!(Methods::from_token("PATCH"), Some(Methods::PATCH));
+        assert_eq!(Methods::from_token("MOVE"), Some(Methods::MOVE));
         assert_eq!(Methods::from_token("get"), None);
         assert_eq!(Methods::from_token("TRACE"), None);
     }
@@ -144,7 +149,9 @@ mod tests {
     #[test]
     fn bits_outside_the_verbs_are_rejected() {
         assert_eq!(Methods::from_bits(3), Some(Methods::GET | Methods::POST));
-        assert_eq!(Methods::from_bits(32), None);
+        assert_eq!(Methods::from_bits(64), None);
+        // MOVE is the uploader's, not a route()'s.
+        assert_eq!(Methods::from_bits(Methods::MOVE.bits()), None);
         assert_eq!((Methods::GET | Methods::PUT).count(), 2);
         assert!(!Methods::GET.contains(Methods::NONE));
     }

@@ -2,8 +2,10 @@
 //! bodies are parsed from byte buffers ([`request`]), replies encoded into them
 //! ([`reply`]); [`exchange`] decides, per request, what the connection does
 //! next; [`digest`] and [`content_range`] read the fields of verified and
-//! resumable uploads. Everything here is unit-tested on byte strings and values.
+//! resumable uploads, [`conditions`] evaluates preconditions and [`webdav`]
+//! reads MOVE's fields. Everything here is unit-tested on byte strings and values.
 
+pub mod conditions;
 pub mod content_range;
 pub mod digest;
 pub(crate) mod exchange;
@@ -11,3 +13,4 @@ pub mod method;
 pub mod query;
 pub mod reply;
 pub mod request;
+pub mod webdav;

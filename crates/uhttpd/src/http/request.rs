@@ -425,26 +425,29 @@ fn reduce_target<'a>(method: &str, raw: &'a str) -> Result<Reduced<'a>, ProtoErr
             refuse(400, "asterisk target outside OPTIONS")
         };
     }
-    let rest = ["http://", "https://"].iter().find_map(|scheme| {
-        let prefix = raw.get(..scheme.len())?;
-        prefix
-            .eq_ignore_ascii_case(scheme)
-            .then(|| &raw[scheme.len()..])
-    });
-    let Some(rest) = rest else {
+    let Some((_, tail)) = split_http_uri(raw) else {
         return refuse(400, "invalid request target");
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    // RFC 9110 4.2: empty host and userinfo in an http URI are errors.
-    if authority.is_empty() || authority.contains('@') {
-        return refuse(400, "invalid request target");
-    }
     Ok(if tail.starts_with('/') {
         Reduced::Slice(tail)
     } else {
         Reduced::Root(format!("/{tail}"))
     })
+}
+
+/// An absolute `http://` or `https://` URI split into its authority and
+/// what follows it (path, query; possibly empty). `None` when `raw` is not
+/// one, or has an empty host or a userinfo (errors in an http URI, RFC 9110 §4.2).
+pub(crate) fn split_http_uri(raw: &str) -> Option<(&str, &str)> {
+    let rest = ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = raw.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &raw[scheme.len()..])
+    })?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    (!authority.is_empty() && !authority.contains('@')).then_some((authority, tail))
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, ProtoError> {
