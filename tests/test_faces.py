@@ -9,6 +9,7 @@ face must show the same.
 """
 
 import http.client
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import time
+import zipfile
 
 import httpx
 import pytest
@@ -813,6 +815,10 @@ def test_directory_listing_json(app, tmp_path):
     assert r.headers["content-type"].startswith("application/json")
     doc = json.loads(r.body)
     assert doc["path"] == "/sub/"
+    # each entry ends with its modification time, integer Unix seconds
+    mtime = (tmp_path / "sub" / "data.json").stat().st_mtime_ns // 1_000_000_000
+    assert {"path": "data.json", "type": "file", "size": 8, "mtime": mtime} in doc["list"]
+    assert all(type(e.pop("mtime")) is int for e in doc["list"])
     assert sorted(doc["list"], key=lambda e: e["path"]) == [
         {"path": "..", "type": "directory", "size": 0},
         {"path": "data.json", "type": "file", "size": 8},
@@ -821,10 +827,23 @@ def test_directory_listing_json(app, tmp_path):
     top = json.loads(get(a, "/").body)
     assert top["path"] == "/"
     assert ".." not in [e["path"] for e in top["list"]]
+    assert all(type(e.pop("mtime")) is int for e in top["list"])
     assert {"path": "hello.txt", "type": "file", "size": 5} in top["list"]
     # the directory without its slash redirects to it
     r = get(a, "/sub")
     assert r.status in (301, 308) and r.headers["location"].endswith("/sub/")
+
+
+def test_folder_zip(app, tmp_path):
+    make_tree(tmp_path)
+    a = app(server() + "httpd.serve()\n")
+    r = get(a, "/sub/?zip")
+    assert r.status == 200
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == 'attachment; filename="sub.zip"'
+    with zipfile.ZipFile(io.BytesIO(r.body)) as z:
+        assert sorted(z.namelist()) == ["data.json", "deeper/"]
+        assert z.read("data.json") == b'{"a": 1}'
 
 
 def test_uploads_put_post_get_back_and_delete(app, tmp_path):
