@@ -1212,6 +1212,43 @@ def seen():
 
 
 # --------------------------------------------------------------------------
+# stats (a host addition on both faces)
+
+
+def test_stats_count_requests_bytes_and_event_clients(app):
+    a = app(server(events=1) + """
+httpd.route('/x', uhttpd.GET, lambda req: req.write('x'))
+httpd.event('/events')
+def shown():
+    s = httpd.stats()
+    return (sorted(s), sorted(s['status'].items()), s['connections'], s['event_clients'],
+            s['repl_sessions'], s['requests'], s['bytes_in'] > 0, s['bytes_out'] > 0, s['rss'] > 0)
+""")
+    keys = sorted(["connections", "event_clients", "repl_sessions", "requests", "status",
+                   "bytes_in", "bytes_out", "rss"])
+
+    def expected(status, connections, event_clients, requests, moved):
+        classes = [(c, status.get(c, 0)) for c in ("1xx", "2xx", "3xx", "4xx", "5xx")]
+        return "RESULT %r" % ((keys, classes, connections, event_clients, 0, requests,
+                               moved, moved, True),)
+
+    assert a.eval("shown()") == expected({}, 0, 0, 0, False)
+    assert get(a, "/x").status == 200
+    assert get(a, "/missing").status == 404
+    done = expected({"2xx": 1, "4xx": 1}, 0, 0, 2, True)
+    assert a.wait_for(lambda app: app.eval("shown()") == done, timeout=TIMEOUT), a.eval("shown()")
+    with socket.create_connection((HOST, a.port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+        listening = expected({"2xx": 1, "4xx": 1}, 1, 1, 2, True)
+        assert a.wait_for(lambda app: app.eval("shown()") == listening, timeout=TIMEOUT), a.eval("shown()")
+    ended = expected({"2xx": 2, "4xx": 1}, 0, 0, 3, True)
+    assert a.wait_for(lambda app: app.eval("shown()") == ended, timeout=TIMEOUT), a.eval("shown()")
+    assert a.eval("httpd.close()") == "RESULT None"
+    assert a.eval("httpd.stats()") == "RAISED RuntimeError server is closed"
+
+
+# --------------------------------------------------------------------------
 # shutdown
 
 

@@ -131,6 +131,26 @@ fn a_folder_zip_arrives_whole_over_tls() {
 }
 
 #[test]
+fn stats_count_the_bytes_before_encryption() {
+    let (server, cert) = tls_server("stats", config().limits);
+    let mut client = tls_client(&server, &cert);
+    let request = b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    client.send(request);
+    let reply = client.read_to_close();
+    assert!(reply.starts_with(b"HTTP/1.1 200"));
+    assert!(wait_for(TIMEOUT, || {
+        let stats = server.stats();
+        stats.requests == 1 && stats.connections == 0
+    }));
+    let stats = server.stats();
+    // The handshake and the records' framing are left out.
+    assert_eq!(
+        (stats.bytes_in, stats.bytes_out),
+        (request.len() as u64, reply.len() as u64)
+    );
+}
+
+#[test]
 fn plain_http_on_the_tls_port_is_told_to_use_https() {
     let (server, cert) = tls_server("plain", config().limits);
     let mut client = Client::connect(&server);
