@@ -281,7 +281,9 @@ def test_prints_url_and_password_serves_everything_and_ctrl_c_exits_0(console, t
     assert status == 200
     listing = json.loads(body)
     assert listing["path"] == "/fs/"
-    assert {"path": "hello.txt", "type": "file", "size": 8} in listing["list"]
+    assert {"path": "hello.txt", "type": "file", "size": 8} in [
+        {k: v for k, v in e.items() if k != "mtime"} for e in listing["list"]
+    ]
     assert c.request("GET", "/fs/hello.txt")[2] == b"hi there"
 
     assert c.request("PUT", "/fs/new.txt", body=b"abc")[0] == 201
@@ -424,6 +426,43 @@ def test_event_stream_carries_fs_notices_and_log_lines(console, tmp_path):
     logs = [d for e, d in events if e == "log"]
     assert any('"PUT /fs/d%20x/caf%C3%A9.txt HTTP/1.1" 201' in d for d in logs), logs
     assert all(" INFO " in d for d in logs), logs
+
+
+STATS_KEYS = {"connections", "event_clients", "repl_sessions", "requests", "status",
+              "bytes_in", "bytes_out", "rss", "time"}
+
+
+def test_event_stream_carries_the_servers_stats_every_second(console, tmp_path):
+    c = console(tmp_path, "--password", "pw")
+    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=TIMEOUT)
+    conn.request("GET", "/events", headers={"Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+
+    def next_stats():
+        events = read_events(resp, lambda ev: any(e == "stats" for e, _ in ev))
+        return json.loads(next(d for e, d in events if e == "stats"))
+
+    try:
+        first = next_stats()
+        assert set(first) == STATS_KEYS
+        assert sorted(first["status"]) == ["1xx", "2xx", "3xx", "4xx", "5xx"]
+        assert abs(first["time"] - time.time()) < TIMEOUT
+        assert first["event_clients"] == 1 and first["connections"] >= 1
+        assert first["repl_sessions"] == 0 and first["rss"] > 0
+        for _ in range(3):
+            assert c.request("GET", "/fs/")[0] == 200
+        later = next_stats()
+        deadline = time.monotonic() + TIMEOUT
+        while later["requests"] < first["requests"] + 3:
+            assert time.monotonic() < deadline, (first, later)
+            later = next_stats()
+        assert later["status"]["2xx"] >= first["status"]["2xx"] + 3
+        assert later["bytes_in"] > first["bytes_in"]
+        assert later["bytes_out"] > first["bytes_out"]
+        assert 0.5 < later["time"] - first["time"] < 3 * TIMEOUT
+    finally:
+        conn.close()
 
 
 def test_log_level_warning_keeps_access_lines_off_the_terminal(console, tmp_path):

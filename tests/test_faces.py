@@ -9,6 +9,7 @@ face must show the same.
 """
 
 import http.client
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import time
+import zipfile
 
 import httpx
 import pytest
@@ -813,6 +815,10 @@ def test_directory_listing_json(app, tmp_path):
     assert r.headers["content-type"].startswith("application/json")
     doc = json.loads(r.body)
     assert doc["path"] == "/sub/"
+    # each entry ends with its modification time, integer Unix seconds
+    mtime = (tmp_path / "sub" / "data.json").stat().st_mtime_ns // 1_000_000_000
+    assert {"path": "data.json", "type": "file", "size": 8, "mtime": mtime} in doc["list"]
+    assert all(type(e.pop("mtime")) is int for e in doc["list"])
     assert sorted(doc["list"], key=lambda e: e["path"]) == [
         {"path": "..", "type": "directory", "size": 0},
         {"path": "data.json", "type": "file", "size": 8},
@@ -821,10 +827,23 @@ def test_directory_listing_json(app, tmp_path):
     top = json.loads(get(a, "/").body)
     assert top["path"] == "/"
     assert ".." not in [e["path"] for e in top["list"]]
+    assert all(type(e.pop("mtime")) is int for e in top["list"])
     assert {"path": "hello.txt", "type": "file", "size": 5} in top["list"]
     # the directory without its slash redirects to it
     r = get(a, "/sub")
     assert r.status in (301, 308) and r.headers["location"].endswith("/sub/")
+
+
+def test_folder_zip(app, tmp_path):
+    make_tree(tmp_path)
+    a = app(server() + "httpd.serve()\n")
+    r = get(a, "/sub/?zip")
+    assert r.status == 200
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == 'attachment; filename="sub.zip"'
+    with zipfile.ZipFile(io.BytesIO(r.body)) as z:
+        assert sorted(z.namelist()) == ["data.json", "deeper/"]
+        assert z.read("data.json") == b'{"a": 1}'
 
 
 def test_uploads_put_post_get_back_and_delete(app, tmp_path):
@@ -1190,6 +1209,43 @@ def seen():
         ("request", "GET", "/x", 200, None, None),
         ("request", "PUT", "/up/o.txt", 201, None, None),
     ]
+
+
+# --------------------------------------------------------------------------
+# stats (a host addition on both faces)
+
+
+def test_stats_count_requests_bytes_and_event_clients(app):
+    a = app(server(events=1) + """
+httpd.route('/x', uhttpd.GET, lambda req: req.write('x'))
+httpd.event('/events')
+def shown():
+    s = httpd.stats()
+    return (sorted(s), sorted(s['status'].items()), s['connections'], s['event_clients'],
+            s['repl_sessions'], s['requests'], s['bytes_in'] > 0, s['bytes_out'] > 0, s['rss'] > 0)
+""")
+    keys = sorted(["connections", "event_clients", "repl_sessions", "requests", "status",
+                   "bytes_in", "bytes_out", "rss"])
+
+    def expected(status, connections, event_clients, requests, moved):
+        classes = [(c, status.get(c, 0)) for c in ("1xx", "2xx", "3xx", "4xx", "5xx")]
+        return "RESULT %r" % ((keys, classes, connections, event_clients, 0, requests,
+                               moved, moved, True),)
+
+    assert a.eval("shown()") == expected({}, 0, 0, 0, False)
+    assert get(a, "/x").status == 200
+    assert get(a, "/missing").status == 404
+    done = expected({"2xx": 1, "4xx": 1}, 0, 0, 2, True)
+    assert a.wait_for(lambda app: app.eval("shown()") == done, timeout=TIMEOUT), a.eval("shown()")
+    with socket.create_connection((HOST, a.port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+        listening = expected({"2xx": 1, "4xx": 1}, 1, 1, 2, True)
+        assert a.wait_for(lambda app: app.eval("shown()") == listening, timeout=TIMEOUT), a.eval("shown()")
+    ended = expected({"2xx": 2, "4xx": 1}, 0, 0, 3, True)
+    assert a.wait_for(lambda app: app.eval("shown()") == ended, timeout=TIMEOUT), a.eval("shown()")
+    assert a.eval("httpd.close()") == "RESULT None"
+    assert a.eval("httpd.stats()") == "RAISED RuntimeError server is closed"
 
 
 # --------------------------------------------------------------------------

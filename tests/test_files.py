@@ -1,9 +1,9 @@
 """The file server: Server.serve(prefix, base, dirs, ext) inside Server(root=).
 
 Covers the seed's example, headers, conditional and range requests,
-Repr-Digest, gzip variants, redirects, directory documents, the ext mount,
-the 404 family, and a hostile-path corpus (GET, PUT, DELETE) against a
-canary outside root.
+Repr-Digest, gzip variants, redirects, directory documents, folders as zip
+archives, the ext mount, the 404 family, and a hostile-path corpus (GET,
+PUT, DELETE) against a canary outside root.
 """
 
 import base64
@@ -11,18 +11,20 @@ import calendar
 import email.utils
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import subprocess
 import time
 import uuid
+import zipfile
 from urllib.parse import quote
 
 import pytest
 
 import uhttpd
 
-from conftest import Conn, get, raw, request, tree, url
+from conftest import HOST, Conn, get, raw, request, tree, url
 
 GOOD = b"Basic YW5zd2VyOjQy"  # answer:42
 MTIME = 1_000_000_000  # Sun, 09 Sep 2001 01:46:40 GMT
@@ -37,10 +39,27 @@ def write(path, data):
 
 
 def doc(reply):
-    """The JSON directory document of a reply, keeping key order."""
+    """The JSON directory document of a reply, keeping key order, each
+    entry's ``mtime`` (always its last key, an int) checked and left out."""
     assert reply.status == 200, reply
     assert (reply.header("Content-Type") or "").split(";")[0].strip() == "application/json"
-    return json.loads(reply.body.decode("utf-8"), object_pairs_hook=lambda pairs: pairs)
+    pairs = json.loads(reply.body.decode("utf-8"), object_pairs_hook=lambda pairs: pairs)
+    for key, entries in pairs:
+        if key == "list":
+            for n, entry in enumerate(entries):
+                assert entry[-1][0] == "mtime" and type(entry[-1][1]) is int, entry
+                entries[n] = entry[:-1]
+    return pairs
+
+
+def mtimes(reply):
+    """Each listed name's ``mtime``."""
+    return {e["path"]: e["mtime"] for e in json.loads(reply.body)["list"]}
+
+
+def stat_mtime(path):
+    """A file's modification time in whole seconds, as a listing gives it."""
+    return os.stat(path).st_mtime_ns // 1_000_000_000
 
 
 def as_dict(pairs):
@@ -94,13 +113,31 @@ def test_seed_example_directory_document_format(server, seed_tree):
             {"path": "hello.txt", "type": "file", "size": 42},
         ],
     }
-    # every entry has exactly path/type/size in that order, with the seed's types
-    for entry in dict(pairs)["list"]:
-        assert [k for k, _ in entry] == ["path", "type", "size"]
+    # every entry has exactly path/type/size in that order, with the seed's
+    # types, then the added mtime
+    r = get(srv, "/fs/subdir/")
+    for entry in json.loads(r.body, object_pairs_hook=lambda pairs: pairs)[1][1]:
+        assert [k for k, _ in entry] == ["path", "type", "size", "mtime"]
         e = dict(entry)
         assert isinstance(e["path"], str)
         assert e["type"] in ("directory", "file")
         assert type(e["size"]) is int
+        assert type(e["mtime"]) is int
+
+
+def test_listing_mtime_is_the_entrys_modification_time(server, tmp_path):
+    top = tmp_path / "top"
+    write(top / "f.txt", "f")
+    (top / "d").mkdir()
+    os.utime(top / "f.txt", (MTIME, MTIME))
+    os.utime(top / "d", (MTIME + 60, MTIME + 60))
+    srv = server()
+    srv.serve()
+    listed = mtimes(get(srv, "/top/"))
+    # ".." gets the listed directory's own
+    assert listed == {"..": stat_mtime(top), "d": MTIME + 60, "f.txt": MTIME}
+    write(top / "g.txt", "now")
+    assert mtimes(get(srv, "/top/"))["g.txt"] == stat_mtime(top / "g.txt")
 
 
 def test_serve_without_prefix_or_base(server, tmp_path):
@@ -938,6 +975,72 @@ def test_hostile_paths_are_400(server, jail, method):
     assert wrong == []
     jail.check_untouched()
     assert tree(jail.root) == ["link", "linkfile", "sub/", "sub/file.txt"]
+
+
+# --------------------------------------------------------------------------
+# a folder as a zip
+
+
+def rss():
+    """This process's resident set size in bytes (the server runs in it)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_folder_zip_of_a_big_tree_is_byte_exact_in_bounded_memory(server, tmp_path):
+    top = tmp_path / "tree"
+    digests = {}
+    for n in range(300):
+        name = "d%02d/sub%d/f%03d.txt" % (n % 12, n % 3, n)
+        data = os.urandom(n * 37 % 5000)
+        write(top / name, data)
+        digests[name] = hashlib.sha256(data).digest()
+    os.utime(top / "d00/sub0/f000.txt", (MTIME, MTIME))
+    (top / "big").mkdir()
+    for n in range(4):  # 200 MiB in all, written and hashed 1 MiB at a time
+        name = "big/%d.bin" % n
+        h = hashlib.sha256()
+        with open(top / name, "wb") as f:
+            for _ in range(50):
+                piece = os.urandom(1 << 20)
+                h.update(piece)
+                f.write(piece)
+        digests[name] = h.digest()
+    srv = server()
+    srv.serve(prefix="/fs")
+    archive = tmp_path / "tree.zip"
+    before = peak = rss()
+    conn = http.client.HTTPConnection(HOST, srv.port(), timeout=30)
+    try:
+        conn.request("GET", "/fs/tree/?zip")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.getheader("Content-Type") == "application/zip"
+        assert resp.getheader("Content-Disposition") == 'attachment; filename="tree.zip"'
+        with open(archive, "wb") as f:
+            while piece := resp.read(1 << 20):
+                f.write(piece)
+                peak = max(peak, rss())
+    finally:
+        conn.close()
+    # The server holds a few pieces of the archive, never the tree.
+    assert peak - before < 30 << 20, "RSS grew by %d MiB" % ((peak - before) >> 20)
+    with zipfile.ZipFile(archive) as z:
+        infos = z.infolist()
+        files = {i.filename: i for i in infos if not i.is_dir()}
+        assert set(files) == set(digests)
+        for name, info in files.items():
+            h = hashlib.sha256()
+            with z.open(info) as member:
+                while piece := member.read(1 << 20):
+                    h.update(piece)
+            assert h.digest() == digests[name], name
+        assert {i.filename for i in infos if i.is_dir()} == (
+            {"big/"} | {"d%02d/" % n for n in range(12)}
+            | {"d%02d/sub%d/" % (n % 12, n % 3) for n in range(300)}
+        )
+        # DOS times are local, to the even second.
+        assert z.getinfo("d00/sub0/f000.txt").date_time == time.localtime(MTIME)[:6]
 
 
 # --------------------------------------------------------------------------

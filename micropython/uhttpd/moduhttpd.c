@@ -1028,6 +1028,31 @@ static mp_obj_t server_ws(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(server_ws_obj, 2, 3, server_ws);
 
+static void stats_item(mp_obj_t dict, qstr key, uint64_t value) {
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(key), mp_obj_new_int_from_ull(value));
+}
+
+static mp_obj_t server_stats(mp_obj_t self_in) {
+    uhttpd_stats stats;
+    check(uhttpd_server_stats(open_server(self_in)->engine, &stats));
+    mp_obj_t status = mp_obj_new_dict(5);
+    for (size_t i = 0; i < 5; i++) {
+        const char name[3] = { (char)('1' + i), 'x', 'x' };
+        mp_obj_dict_store(status, mp_obj_new_str(name, 3), mp_obj_new_int_from_ull(stats.status[i]));
+    }
+    mp_obj_t dict = mp_obj_new_dict(8);
+    stats_item(dict, MP_QSTR_connections, stats.connections);
+    stats_item(dict, MP_QSTR_event_clients, stats.event_clients);
+    stats_item(dict, MP_QSTR_repl_sessions, stats.repl_sessions);
+    stats_item(dict, MP_QSTR_requests, stats.requests);
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_status), status);
+    stats_item(dict, MP_QSTR_bytes_in, stats.bytes_in);
+    stats_item(dict, MP_QSTR_bytes_out, stats.bytes_out);
+    stats_item(dict, MP_QSTR_rss, stats.rss);
+    return dict;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(server_stats_obj, server_stats);
+
 static mp_obj_t server_close(mp_obj_t self_in) {
     server_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->engine != NULL && is_live(self)) {
@@ -1083,6 +1108,7 @@ static const mp_rom_map_elem_t server_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_event), MP_ROM_PTR(&server_event_obj) },
     { MP_ROM_QSTR(MP_QSTR_dispatch), MP_ROM_PTR(&server_dispatch_obj) },
     { MP_ROM_QSTR(MP_QSTR_ws), MP_ROM_PTR(&server_ws_obj) },
+    { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&server_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&server_close_obj) },
     { MP_ROM_QSTR(MP_QSTR___enter__), MP_ROM_PTR(&server_enter_obj) },
     { MP_ROM_QSTR(MP_QSTR___exit__), MP_ROM_PTR(&server_exit_obj) },

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 import uhttpd
 
@@ -26,6 +27,7 @@ FS = "/fs"
 WS = "/ws"
 EVENTS = "/events"
 EVENT_CLIENTS = 8
+STATS_INTERVAL = 1.0  # seconds between "stats" events
 # Taken: OPTIONS, the page and its three files (ASSETS), the event stream,
 # the REPL, the file server, the uploader and its DELETE: 10.
 ROUTE_SLOTS = 16
@@ -54,7 +56,7 @@ Content-Range to resume and Content-Digest to verify; POST /fs/<dir>/ for a
 new folder; DELETE to remove, ?force=1 for a whole tree; MOVE with
 Destination: /fs/<new> to rename or move; If-Match / If-None-Match on all of
 these), /ws (WebREPL), /events (Server-Sent Events: "log" lines, "fs"
-notices and "stats" once a second).
+notices and "stats", the server's counters once a second).
 
 The REPL always has a password: give one with --password, or one is made up
 and printed at start. --tls serves everything over HTTPS (and the REPL over
@@ -261,6 +263,19 @@ def relay_file_changes(server, stop):
             notice = fs_notice(observation)
             if notice is not None:
                 server.dispatch(notice, "fs")
+
+
+def relay_stats(server, stop):
+    """Sends the server's counters (``Server.stats()`` and the ``time`` they
+    were read, in seconds since the epoch) to the page as a "stats" event
+    once a second, until ``stop`` is set or the server closes (runs on its
+    own thread; with nobody listening a dispatch costs next to nothing)."""
+    while not stop.wait(STATS_INTERVAL):
+        try:
+            stats = dict(server.stats(), time=time.time())
+        except RuntimeError:  # the server closed
+            return
+        server.dispatch(json.dumps(stats), "stats")
 
 
 class EventLogHandler(logging.Handler):
@@ -497,12 +512,17 @@ def main(argv=None):
             return 0
         handler = EventLogHandler(srv, level)
         stop = threading.Event()
-        relay = threading.Thread(
-            target=relay_file_changes, args=(srv, stop), name="uhttpd-console-fs", daemon=True
-        )
+        relays = [
+            threading.Thread(target=target, args=(srv, stop), name=name, daemon=True)
+            for target, name in (
+                (relay_file_changes, "uhttpd-console-fs"),
+                (relay_stats, "uhttpd-console-stats"),
+            )
+        ]
         try:
             logging.getLogger("uhttpd").addHandler(handler)
-            relay.start()
+            for relay in relays:
+                relay.start()
             # The REPL runs in __main__'s namespace: give it the server.
             main_module = sys.modules.get("__main__")
             if main_module is not None:
@@ -516,7 +536,8 @@ def main(argv=None):
             logging.getLogger("uhttpd").removeHandler(handler)
             stop.set()
             srv.close()
-            relay.join(2)
+            for relay in relays:
+                relay.join(2)
     # The real stdout: a REPL session may still be detaching its tee from
     # sys.stdout while the server closes.
     print("stopped", file=sys.__stdout__ or sys.stdout, flush=True)

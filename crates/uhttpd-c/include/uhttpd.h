@@ -153,6 +153,21 @@ int uhttpd_server_dispatch(uhttpd_server *server, const uint8_t *data, size_t le
 /* The WebREPL at `url`; `password` NULL leaves it open. */
 int uhttpd_server_ws(uhttpd_server *server, const char *url, const char *password);
 
+/* The server's counters now (Server.stats()): open now, since start, and
+ * the process's resident memory in bytes (0 where unknown). */
+typedef struct uhttpd_stats {
+    uint64_t connections;
+    uint64_t event_clients;
+    uint64_t repl_sessions;   /* 0 or 1: a client logged in to the REPL */
+    uint64_t requests;        /* finished, with or without a reply */
+    uint64_t status[5];       /* replies by class: [0] 1xx ... [4] 5xx */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t rss;
+} uhttpd_stats;
+
+int uhttpd_server_stats(uhttpd_server *server, uhttpd_stats *stats);
+
 /* ---- Request --------------------------------------------------------- */
 
 enum uhttpd_status_kind {

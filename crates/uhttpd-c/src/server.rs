@@ -16,6 +16,19 @@ pub struct CServer {
     engine: Arc<uhttpd::Server>,
 }
 
+/// `uhttpd_stats`.
+#[repr(C)]
+pub struct CStats {
+    connections: u64,
+    event_clients: u64,
+    repl_sessions: u64,
+    requests: u64,
+    status: [u64; 5],
+    bytes_in: u64,
+    bytes_out: u64,
+    rss: u64,
+}
+
 /// `uhttpd_route`.
 #[repr(C)]
 pub struct CRoute {
@@ -304,4 +317,29 @@ pub unsafe extern "C" fn uhttpd_server_ws(
         let engine = unsafe { open(server) }?;
         from_vm(|| engine.webrepl(url, password, Arc::new(VmInterpreter::default())))
     })())
+}
+
+/// # Safety
+/// `server` came from `uhttpd_server_new`; `stats` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn uhttpd_server_stats(server: *mut CServer, stats: *mut CStats) -> c_int {
+    match unsafe { open(server) } {
+        Ok(engine) => {
+            let now = engine.stats();
+            unsafe {
+                *stats = CStats {
+                    connections: now.connections,
+                    event_clients: now.event_clients,
+                    repl_sessions: now.repl_sessions,
+                    requests: now.requests,
+                    status: now.status,
+                    bytes_in: now.bytes_in,
+                    bytes_out: now.bytes_out,
+                    rss: now.rss,
+                }
+            };
+            OK
+        }
+        Err(error) => report(error),
+    }
 }

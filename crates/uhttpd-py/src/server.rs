@@ -557,6 +557,31 @@ impl Server {
         Ok(list)
     }
 
+    /// The server's counters now, for a dashboard: `connections`,
+    /// `event_clients` and `repl_sessions` (0 or 1) open now; `requests`
+    /// finished, `status` (replies by class, `"1xx"` to `"5xx"`), `bytes_in`
+    /// and `bytes_out` (to and from clients, every protocol; TLS: before
+    /// encryption) since start; `rss`, the process's resident memory in
+    /// bytes (0 where unknown). Cheap enough to call every second.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let engine = self.engine()?.clone();
+        let stats = py.detach(|| engine.stats());
+        let status = PyDict::new(py);
+        for (class, count) in uhttpd::Stats::STATUS_CLASSES.into_iter().zip(stats.status) {
+            status.set_item(class, count)?;
+        }
+        let dict = PyDict::new(py);
+        dict.set_item("connections", stats.connections)?;
+        dict.set_item("event_clients", stats.event_clients)?;
+        dict.set_item("repl_sessions", stats.repl_sessions)?;
+        dict.set_item("requests", stats.requests)?;
+        dict.set_item("status", status)?;
+        dict.set_item("bytes_in", stats.bytes_in)?;
+        dict.set_item("bytes_out", stats.bytes_out)?;
+        dict.set_item("rss", stats.rss)?;
+        Ok(dict)
+    }
+
     /// MicroPython's WebREPL at `url` (one slot; one per process). `pwd`
     /// protects it; `None` leaves it open to anyone who can reach the port.
     #[pyo3(signature = (url, pwd=None))]

@@ -56,6 +56,8 @@ pub(crate) struct SeedState {
     hub: Mutex<Option<Arc<EventHub>>>,
     /// This server's token for the process's one REPL.
     repl: Arc<ReplClaim>,
+    /// The `ws()` REPL, once registered (for [`Server::stats`]).
+    webrepl: Mutex<Option<Arc<WebRepl>>>,
 }
 
 /// Held in [`REPL_OWNER`] (weakly) by the server whose REPL it is: the claim
@@ -77,6 +79,7 @@ impl SeedState {
             events,
             hub: Mutex::new(None),
             repl: Arc::new(ReplClaim { shutdown }),
+            webrepl: Mutex::new(None),
         }
     }
 }
@@ -391,14 +394,16 @@ impl Server {
         let open = password.is_none();
         // Built before the claim: nothing is created or dropped while the
         // process-wide lock is held (an interpreter may run code when it goes).
-        let repl = WebRepl::new(
-            password,
-            self.device_fs().clone(),
-            self.file_acl(),
-            interpreter,
-        )
-        .observed_by(self.shared.observer.clone());
-        let endpoint = Endpoint::WebSocket(Arc::new(repl));
+        let repl = Arc::new(
+            WebRepl::new(
+                password,
+                self.device_fs().clone(),
+                self.file_acl(),
+                interpreter,
+            )
+            .observed_by(self.shared.observer.clone()),
+        );
+        let endpoint = Endpoint::WebSocket(repl.clone());
         let previous = {
             let mut owner = repl_owner();
             if owner.upgrade().is_some_and(|claim| claim.is_live()) {
@@ -412,10 +417,23 @@ impl Server {
             if std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&self.seed.repl)) {
                 *owner = previous;
             }
-        } else if open {
-            log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
+        } else {
+            *self.seed.webrepl.lock().unwrap_or_else(|e| e.into_inner()) = Some(repl);
+            if open {
+                log::warn!(target: "uhttpd", "ws({url:?}, None): the REPL is open to anyone who can reach the port");
+            }
         }
         registered
+    }
+
+    /// True while a client is logged in to this server's REPL.
+    pub(crate) fn repl_in_session(&self) -> bool {
+        self.seed
+            .webrepl
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|repl| repl.in_session())
     }
 
     /// True when this server's REPL is the process's one (also after

@@ -12,7 +12,8 @@
 //!   [`Server::route_table`], [`Server::set_file_acl`].
 //! - Handlers ([`Handler`]) run on handler threads and answer a [`Request`];
 //!   a host decides how those threads live and wait ([`WorkerHooks`]).
-//! - [`Server::observations`]: finished requests and file changes as values.
+//! - [`Server::observations`]: finished requests and file changes as values;
+//!   [`Server::stats`]: counters for a dashboard.
 //! - Every limit is a named constant in [`limits`], a default of [`Limits`].
 //!
 //! ```no_run
@@ -49,6 +50,7 @@ mod platform;
 pub mod repl;
 mod router;
 mod server;
+mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -75,6 +77,7 @@ pub use http::query;
 pub use http::reply::{ReplyHead, SeedStatus, Status};
 pub use observe::{FileChange, Observation};
 pub use server::{Endpoint, Handler, Server};
+pub use stats::Stats;
 
 /// The engine's parsers, for the fuzz targets only (`--features fuzzing`).
 #[cfg(feature = "fuzzing")]

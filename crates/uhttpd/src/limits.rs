@@ -84,6 +84,19 @@ pub const BODY_CHANNEL_PIECES: usize = 4;
 /// Response pieces buffered between a handler and a slow client.
 pub const RESPONSE_CHANNEL_PIECES: usize = 8;
 
+/// Bytes in one piece of a folder's zip (`GET <folder>/?zip`) on its way
+/// from the thread writing the archive to the connection sending it: a
+/// chunk of the reply, and a read of a file into the archive.
+pub const ZIP_PIECE_BYTES: usize = 64 * 1024;
+
+/// Pieces of a folder's zip queued between the thread writing the archive
+/// and the connection sending it. The writer waits while the queue is full,
+/// so a zip holds about this many pieces plus the one being filled and the
+/// one being sent (384 KiB) whatever the folder's size; only the archive's
+/// central directory, a record per entry that the format puts at the end,
+/// grows with the number of entries.
+pub const ZIP_QUEUE_PIECES: usize = 4;
+
 /// Unread request body the server will still read and discard after a reply
 /// to keep the connection alive; a larger leftover closes the connection.
 pub const MAX_DRAIN_BYTES: u64 = 256 * 1024;

@@ -8,6 +8,8 @@
 //! write that waits a whole stall timeout as stalled, and moves a file
 //! without replacing one with `linkat` and `unlinkat` (a directory: a look
 //! at the destination, then `renameat`).
+//! The process's resident memory is read where Linux shows it, and unknown
+//! (0) elsewhere.
 
 use std::sync::OnceLock;
 
@@ -44,4 +46,24 @@ pub(crate) fn quick_ack(fd: std::os::fd::RawFd) {
         }
     }
     let _ = fd;
+}
+
+/// The process's resident set size in bytes: resident pages (the second
+/// field of Linux's `/proc/self/statm`) times the page size; 0 elsewhere or
+/// when it cannot be read.
+pub(crate) fn resident_bytes() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok());
+        // SAFETY: sysconf only reads a configuration value.
+        let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) });
+        if let (Some(pages), Ok(page_size)) = (pages, page_size) {
+            return pages * page_size;
+        }
+    }
+    0
 }

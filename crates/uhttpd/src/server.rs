@@ -29,6 +29,7 @@ use crate::io::listener::{bind, raise_open_file_limit, spawn_io_threads};
 use crate::limits;
 use crate::observe::{Observation, Observer};
 use crate::router::Router;
+use crate::stats::Counters;
 use crate::Methods;
 
 /// Code that answers requests; runs on a handler thread, may block.
@@ -85,9 +86,18 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<Semaphore>,
     /// Most connections open at once since memory was last trimmed.
     pub(crate) connections_peak: std::sync::atomic::AtomicUsize,
+    /// Bytes and finished requests, one slot per I/O thread ([`Server::stats`]).
+    pub(crate) counters: Counters,
     /// The identity every connection's TLS handshake presents, when the port speaks TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsIdentity>,
+}
+
+impl Shared {
+    /// Connections open now: the places taken.
+    pub(crate) fn open_connections(&self) -> usize {
+        self.limits.max_connections - self.connections.available_permits()
+    }
 }
 
 /// A running server. Dropping it closes it.
@@ -142,6 +152,7 @@ impl Server {
             shutdown: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             connections_peak: std::sync::atomic::AtomicUsize::new(0),
+            counters: Counters::new(config.io_threads),
             #[cfg(feature = "tls")]
             tls: config.tls,
         });

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use uhttpd::repl::{Interpreter, Terminal};
 use uhttpd::{Config, Error, Methods, Server};
 
 /// A fresh directory to play the device's `/`, with `f.txt` in it.
@@ -285,21 +284,6 @@ fn route_table_registers_in_order_then_freezes() {
         uhttpd::route_slots(0).unwrap_err().to_string(),
         "routes must be at least 1 (the OPTIONS slot)"
     );
-}
-
-struct Quiet;
-
-impl Interpreter for Quiet {
-    fn attach(&self, _: Terminal) {}
-    fn run(&self, _: &str, _: bool) -> bool {
-        false
-    }
-    fn run_program(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn reset(&self) {}
-    fn interrupt(&self) {}
-    fn detach(&self) {}
 }
 
 /// One test for everything REPL: the REPL is one per process, and the

@@ -100,6 +100,57 @@ fn a_file_larger_than_a_tls_record_arrives_whole() {
 }
 
 #[test]
+fn a_folder_zip_arrives_whole_over_tls() {
+    let root = std::env::temp_dir().join(format!("uhttpd-tls-it-zip-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("site/css")).unwrap();
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 7)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    std::fs::write(root.join("site/big.bin"), &data).unwrap();
+    std::fs::write(root.join("site/css/a.css"), "p {}").unwrap();
+    let (identity, cert) = identity("zip");
+    let server = start(Config {
+        tls: Some(identity),
+        root: root.clone(),
+        ..config()
+    });
+    server.serve(Some("/fs"), None, true, false).unwrap();
+    let mut client = tls_client(&server, &cert);
+    client.send(&get("/fs/site/?zip"));
+    let r = client.response();
+    assert_eq!(r.status, 200);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(r.body)).unwrap();
+    let mut names: Vec<&str> = archive.file_names().collect();
+    names.sort();
+    assert_eq!(names, ["big.bin", "css/", "css/a.css"]);
+    let mut big = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name("big.bin").unwrap(), &mut big).unwrap();
+    assert!(big == data, "{} bytes came, {} sent", big.len(), data.len());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn stats_count_the_bytes_before_encryption() {
+    let (server, cert) = tls_server("stats", config().limits);
+    let mut client = tls_client(&server, &cert);
+    let request = b"GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    client.send(request);
+    let reply = client.read_to_close();
+    assert!(reply.starts_with(b"HTTP/1.1 200"));
+    assert!(wait_for(TIMEOUT, || {
+        let stats = server.stats();
+        stats.requests == 1 && stats.connections == 0
+    }));
+    let stats = server.stats();
+    // The handshake and the records' framing are left out.
+    assert_eq!(
+        (stats.bytes_in, stats.bytes_out),
+        (request.len() as u64, reply.len() as u64)
+    );
+}
+
+#[test]
 fn plain_http_on_the_tls_port_is_told_to_use_https() {
     let (server, cert) = tls_server("plain", config().limits);
     let mut client = Client::connect(&server);

@@ -4,6 +4,7 @@
 
 use std::fs::{File, Metadata};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,11 +14,15 @@ use serde_json::json;
 use crate::acl::Access;
 use crate::drivers::file_acl;
 use crate::drivers::open_files::{mime_of, OpenFile, OpenFiles, Opened, Validators};
-use crate::fs::{is_reserved_name, sha256_of, DeviceFs, EntryKind, PathError, VirtualPath};
+use crate::drivers::zip::ZipFolder;
+use crate::fs::{
+    is_reserved_name, sha256_of, DeviceFs, Entry, EntryKind, Folder, PathError, VirtualPath,
+};
 use crate::host::request::RequestInfo;
 use crate::http::conditions::{is_any, list_names, Comparison};
 use crate::http::digest;
 use crate::http::exchange::{Exchange, ReplyBody};
+use crate::http::query;
 use crate::http::reply::{error_reply, ReplyHead, Status};
 use crate::http::request::RequestHead;
 use crate::io::conn::COALESCE_BODY_BYTES;
@@ -30,7 +35,8 @@ pub struct FileServer {
     pub prefix: String,
     /// Device directory prepended to what is left (the seed's `base`).
     pub base: Option<VirtualPath>,
-    /// Answer `dir/` with the seed's JSON listing.
+    /// Answer `dir/` with the seed's JSON listing, and `dir/?zip` with the
+    /// directory as a zip archive.
     pub dirs: bool,
     /// Try the external storage mount first (the seed's `ext=True`).
     pub try_ext: bool,
@@ -43,6 +49,8 @@ pub enum Outcome {
     NotModified(Validators),
     /// The seed's JSON directory document.
     Listing(Bytes),
+    /// `dir/?zip`: the directory as a zip archive.
+    Zip(ZipFolder),
     /// `dir` asked without its slash: go to `dir/`.
     Redirect(String),
     RangeNotSatisfiable(u64),
@@ -120,6 +128,11 @@ impl FileServer {
                 if let Err(code) = acl(&vpath, Access::Read) {
                     return Outcome::Refused(code);
                 }
+                if query::first(head.query(), b"zip").is_some() {
+                    let name = requested.file_name().unwrap_or("root").to_string();
+                    let folder = Folder::new(dir.into(), vpath);
+                    return Outcome::Zip(ZipFolder { folder, name });
+                }
                 self.listing(fs, &requested, &vpath, &dir)
             }
             Some(Located::File(_)) if requested.is_dir() => Outcome::Refused(404),
@@ -158,27 +171,31 @@ impl FileServer {
             let Ok(child) = VirtualPath::from_device(&format!("{dir_vpath}{name}")) else {
                 continue;
             };
-            match fs.kind(&child) {
-                Ok(EntryKind::Dir) => dirs.push(name.to_string()),
-                Ok(EntryKind::File { size }) => files.push((name.to_string(), size)),
-                Ok(EntryKind::Special) | Err(_) => continue,
+            match fs.entry(&child) {
+                Ok(Entry {
+                    kind: EntryKind::Dir,
+                    mtime,
+                }) => dirs.push((name.to_string(), mtime)),
+                Ok(Entry {
+                    kind: EntryKind::File { size },
+                    mtime,
+                }) => files.push((name.to_string(), size, mtime)),
+                Ok(_) | Err(_) => continue,
             }
         }
         dirs.sort();
         files.sort();
         let mut list = Vec::with_capacity(dirs.len() + files.len() + 1);
         if !requested.is_root() {
-            list.push(json!({"path": "..", "type": "directory", "size": 0}));
+            let mtime = dir.metadata().map_or(0, |meta| meta.mtime());
+            list.push(json!({"path": "..", "type": "directory", "size": 0, "mtime": mtime}));
         }
-        list.extend(
-            dirs.into_iter()
-                .map(|name| json!({"path": name, "type": "directory", "size": 0})),
-        );
-        list.extend(
-            files
-                .into_iter()
-                .map(|(name, size)| json!({"path": name, "type": "file", "size": size})),
-        );
+        list.extend(dirs.into_iter().map(
+            |(name, mtime)| json!({"path": name, "type": "directory", "size": 0, "mtime": mtime}),
+        ));
+        list.extend(files.into_iter().map(|(name, size, mtime)| {
+            json!({"path": name, "type": "file", "size": size, "mtime": mtime})
+        }));
         let path = format!("{}{}", self.prefix, requested);
         let document = json!({"path": path, "list": list});
         Outcome::Listing(Bytes::from(document.to_string()))
@@ -424,6 +441,7 @@ impl Connection {
                 };
                 return self.send_found(x, file, digest).await;
             }
+            Outcome::Zip(folder) => return self.send_zip(x, folder).await,
             Outcome::NotModified(validators) => {
                 let mut head = ReplyHead::new(Status::from_code(304).unwrap_or_default());
                 head.add_server_header("ETag", validators.etag);

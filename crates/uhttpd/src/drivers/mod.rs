@@ -4,7 +4,8 @@
 //! `Arc<RequestInfo>` only for the drivers that hand it to another thread), and
 //! renders its own outcome: [`callback`] (a handler thread), [`files`] (decide
 //! an `Outcome`, render it beside the decision; [`open_files`] keeps hot
-//! files open), [`upload`], [`events`], [`websocket`].
+//! files open; [`zip`] streams a folder as an archive), [`upload`],
+//! [`events`], [`websocket`].
 
 use std::sync::mpsc as std_mpsc;
 
@@ -21,6 +22,7 @@ pub mod files;
 pub mod open_files;
 pub mod upload;
 pub mod websocket;
+pub mod zip;
 
 pub(crate) const CHALLENGE: &[u8] = b"Basic realm=\"uhttpd\", charset=\"UTF-8\"";
 

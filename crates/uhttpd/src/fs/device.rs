@@ -83,6 +83,14 @@ pub enum EntryKind {
     Special,
 }
 
+/// What a name beneath root is, and its modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// Seconds since the Unix epoch.
+    pub mtime: i64,
+}
+
 impl EntryKind {
     fn of(stat: &Stat) -> EntryKind {
         match FileType::from_raw_mode(stat.st_mode) {
@@ -266,9 +274,18 @@ impl DeviceFs {
 
     /// What `vpath` is, without opening it for reading (`O_PATH`).
     pub fn kind(&self, vpath: &VirtualPath) -> Result<EntryKind, PathError> {
+        self.entry(vpath).map(|entry| entry.kind)
+    }
+
+    /// What `vpath` is and when it was last modified, without opening it
+    /// for reading (`O_PATH`).
+    pub fn entry(&self, vpath: &VirtualPath) -> Result<Entry, PathError> {
         let fd = self.open(vpath, OFlags::PATH)?;
         let stat = rustix::fs::fstat(&fd).map_err(|_| PathError::NotFound)?;
-        Ok(EntryKind::of(&stat))
+        Ok(Entry {
+            kind: EntryKind::of(&stat),
+            mtime: stat.st_mtime,
+        })
     }
 
     /// The directory `vpath`, opened for reading and for `*at` calls.

@@ -121,6 +121,7 @@ impl Connection {
                 x.status,
                 x.bytes_out
             );
+            self.stream.traffic().finished(x.status);
             self.shared.observer.record(|| Observation::Request {
                 method: x.line.method().to_owned(),
                 target: x.line.target().to_owned(),
@@ -206,6 +207,7 @@ impl Connection {
     }
 
     async fn refuse_with(mut self, (head, body): (ReplyHead, Bytes)) {
+        self.stream.traffic().finished(head.status.code);
         let wire = Wire {
             keep_alive: false,
             http10: false,

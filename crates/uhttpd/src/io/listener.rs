@@ -19,11 +19,12 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::http::reply::{self};
 use crate::io::conn::Connection;
-use crate::io::stream::Stream;
 #[cfg(feature = "tls")]
-use crate::io::stream::{open_tls, Opened};
+use crate::io::stream::Opened;
+use crate::io::stream::Stream;
 use crate::limits;
 use crate::server::Shared;
+use crate::stats::Traffic;
 
 /// Backlog of the listening socket: bursts of connects wait here, not in SYN retries.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -33,11 +34,13 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// An I/O thread: a single-threaded runtime serving the connections dealt to
 /// it (thread 0 also accepts and deals). A connection never moves between
-/// threads, so no thread wakes another for it (nginx's worker model).
+/// threads, so no thread wakes another for it (nginx's worker model), and
+/// the thread counts its connections' bytes into `traffic`, its own slot.
 fn io_thread(
     accept: Option<(std::net::TcpListener, Vec<mpsc::UnboundedSender<Accepted>>)>,
     inbox: mpsc::UnboundedReceiver<Accepted>,
     shared: Arc<Shared>,
+    traffic: Arc<Traffic>,
     closed: std_mpsc::Sender<()>,
     ready: std_mpsc::Sender<io::Result<()>>,
 ) {
@@ -60,7 +63,13 @@ fn io_thread(
         };
         match listener {
             Ok(listener) => {
-                runtime.spawn(accept_loop(listener, shared.clone(), closed, inboxes));
+                runtime.spawn(accept_loop(
+                    listener,
+                    shared.clone(),
+                    traffic.clone(),
+                    closed,
+                    inboxes,
+                ));
             }
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -69,7 +78,7 @@ fn io_thread(
         }
     }
     let _ = ready.send(Ok(()));
-    runtime.block_on(serve_inbox(inbox, shared));
+    runtime.block_on(serve_inbox(inbox, shared, traffic));
     runtime.shutdown_timeout(limits::SHUTDOWN_GRACE);
 }
 
@@ -113,8 +122,9 @@ const TRIM_AFTER_CONNECTIONS: usize = 256;
 /// After a burst of connections has gone (the last one closing), gives the
 /// allocator's freed memory back to the OS, so RSS returns to its baseline.
 fn release_memory_after_burst(shared: &Shared) {
-    let open = shared.limits.max_connections - shared.connections.available_permits();
-    if open == 0 && shared.connections_peak.swap(0, Ordering::Relaxed) >= TRIM_AFTER_CONNECTIONS {
+    if shared.open_connections() == 0
+        && shared.connections_peak.swap(0, Ordering::Relaxed) >= TRIM_AFTER_CONNECTIONS
+    {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free heap pages to the OS.
         unsafe {
@@ -136,6 +146,7 @@ struct Accepted {
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
+    traffic: Arc<Traffic>,
     closed: std_mpsc::Sender<()>,
     inboxes: Vec<mpsc::UnboundedSender<Accepted>>,
 ) {
@@ -154,7 +165,10 @@ async fn accept_loop(
                     Err(_) => {
                         // Never queue past the cap: answer without reading and close.
                         let reply = if shared.cors { reply::OVERLOADED_REPLY_CORS } else { reply::OVERLOADED_REPLY };
-                        let _ = stream.try_write(reply);
+                        if let Ok(written) = stream.try_write(reply) {
+                            traffic.wrote(written as u64);
+                        }
+                        traffic.finished(503);
                         log::warn!(target: "uhttpd", "{remote}: refused, {} connections open", shared.limits.max_connections);
                     }
                 },
@@ -171,11 +185,16 @@ async fn accept_loop(
 
 /// Serves the connections dealt to this I/O thread, until the accepting
 /// thread stops dealing.
-async fn serve_inbox(mut inbox: mpsc::UnboundedReceiver<Accepted>, shared: Arc<Shared>) {
+async fn serve_inbox(
+    mut inbox: mpsc::UnboundedReceiver<Accepted>,
+    shared: Arc<Shared>,
+    traffic: Arc<Traffic>,
+) {
     while let Some(accepted) = inbox.recv().await {
         if let Ok(stream) = TcpStream::from_std(accepted.stream) {
             tokio::spawn(connection(
                 stream,
+                traffic.clone(),
                 accepted.remote,
                 shared.clone(),
                 accepted.permit,
@@ -186,17 +205,19 @@ async fn serve_inbox(mut inbox: mpsc::UnboundedReceiver<Accepted>, shared: Arc<S
 
 async fn connection(
     stream: TcpStream,
+    traffic: Arc<Traffic>,
     remote: SocketAddr,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) {
-    let open = shared.limits.max_connections - shared.connections.available_permits();
-    shared.connections_peak.fetch_max(open, Ordering::Relaxed);
+    shared
+        .connections_peak
+        .fetch_max(shared.open_connections(), Ordering::Relaxed);
     let mut shutdown = shared.shutdown.subscribe();
     let _ = stream.set_nodelay(true);
     let conn = Connection {
         shared: shared.clone(),
-        stream: Stream::Plain(stream),
+        stream: Stream::plain_tcp(stream, traffic),
         remote,
         buf: BytesMut::new(),
         out: BytesMut::new(),
@@ -227,17 +248,14 @@ async fn secure(mut conn: Connection) -> Option<Connection> {
     let Some(identity) = conn.shared.tls.clone() else {
         return Some(conn);
     };
-    let Stream::Plain(tcp) = conn.stream else {
-        return Some(conn);
-    };
     let deadline = Instant::now() + conn.shared.limits.header_timeout;
-    match open_tls(tcp, &identity, deadline, conn.remote).await {
+    match conn.stream.open_tls(&identity, deadline, conn.remote).await {
         Opened::Tls(tls) => {
             conn.stream = tls;
             Some(conn)
         }
-        Opened::PlainHttp(tcp) => {
-            conn.stream = Stream::Plain(tcp);
+        Opened::PlainHttp(plain) => {
+            conn.stream = plain;
             conn.refuse_plain_http().await;
             None
         }
@@ -275,11 +293,15 @@ pub(crate) fn spawn_io_threads(
         // Thread 0 also accepts; every thread serves what it is dealt.
         let accept = accepting.take();
         let inbox = inboxes.remove(0);
-        let (thread_shared, closed_tx, ready_tx) =
-            (shared.clone(), closed_tx.clone(), ready_tx.clone());
+        let (thread_shared, traffic, closed_tx, ready_tx) = (
+            shared.clone(),
+            shared.counters.slot(n),
+            closed_tx.clone(),
+            ready_tx.clone(),
+        );
         let handle = thread::Builder::new()
             .name(format!("uhttpd-io-{n}"))
-            .spawn(move || io_thread(accept, inbox, thread_shared, closed_tx, ready_tx))?;
+            .spawn(move || io_thread(accept, inbox, thread_shared, traffic, closed_tx, ready_tx))?;
         handles.push(handle);
     }
     // Only the threads hold senders now: one that dies unreported ends the wait.

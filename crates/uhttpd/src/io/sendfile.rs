@@ -106,6 +106,8 @@ impl Connection {
                 // The file shrank under us: the promised length cannot be kept.
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            // Bytes the kernel sent pass by the stream: counted here.
+            self.stream.traffic().wrote(sent);
             x.bytes_out += sent;
         }
         Ok(())

@@ -214,6 +214,11 @@ impl WebRepl {
         self.observer = observer;
         self
     }
+
+    /// True while a client is logged in.
+    pub(crate) fn in_session(&self) -> bool {
+        *self.in_session.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The one-session place of a logged-in client; frees itself however the

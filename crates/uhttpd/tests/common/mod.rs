@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use uhttpd::repl::{Interpreter, Terminal};
 use uhttpd::{Config, Limits, Methods, PlainThreads, ReplyHead, Request, Server, Status};
 
 /// Longest any single socket read or write may block in a test.
@@ -109,6 +110,22 @@ pub fn wait_for(limit: Duration, cond: impl Fn() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// An interpreter for a REPL whose code never runs: a test of the session, not of Python.
+pub struct Quiet;
+
+impl Interpreter for Quiet {
+    fn attach(&self, _: Terminal) {}
+    fn run(&self, _: &str, _: bool) -> bool {
+        false
+    }
+    fn run_program(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn reset(&self) {}
+    fn interrupt(&self) {}
+    fn detach(&self) {}
 }
 
 /// A gate handlers block on until the test opens it (or 5 s pass, so a
