@@ -499,12 +499,21 @@ class Dialogs:
     """Answers confirm()/prompt() in order; records what the user was asked."""
 
     def __init__(self, page):
+        self.page = page
         self.answers = []
         self.asked = []
         page.on("dialog", self._on)
 
     def expect(self, *answers):
         self.answers.extend(answers)
+
+    def settle(self):
+        """Waits (bounded) until every answer expected has been given."""
+        for _ in range(UI_TIMEOUT // 20):
+            if not self.answers:
+                return
+            self.page.wait_for_timeout(20)
+        raise AssertionError("not asked: %r (asked so far: %r)" % (self.answers, self.asked))
 
     def _on(self, dialog):
         self.asked.append((dialog.type, dialog.message))
@@ -642,6 +651,7 @@ def test_console_page_files_terminal_and_events(browser, console, tmp_path, page
     # a dismissed confirm deletes nothing
     dialogs.expect(False)
     page.get_by_role("button", name="Delete main.py").click()
+    dialogs.settle()
     expect(page.locator("#fs-error")).to_be_hidden()
     assert (root / "main.py").exists()
 
@@ -1006,6 +1016,7 @@ def test_editor_opens_edits_and_saves_with_its_keys(browser, console, tmp_path, 
     expect(ta).to_have_value(text + "\nprint(1)")
     dialogs.expect(False)
     row(page, "util.py").locator("td.name a").click()
+    dialogs.settle()
     expect(page.locator("#ed-name")).to_have_text("/main.py")
     assert dialogs.asked[-1] == ("confirm", "\u201cmain.py\u201d has unsaved changes.\nDiscard them and open \u201cutil.py\u201d?")
     # the Save button saves too, and then the other file opens unasked
@@ -1078,6 +1089,7 @@ def test_editor_never_overwrites_a_file_changed_on_disk(browser, console, tmp_pa
     expect(warning).to_contain_text("changed on disk")
     dialogs.expect(False)
     warning.get_by_role("button", name="Overwrite").click()
+    dialogs.settle()
     assert conf.read_text() == "speed = 4444\n"
     dialogs.expect(True)
     warning.get_by_role("button", name="Overwrite").click()
@@ -1105,8 +1117,8 @@ def test_editor_new_file(browser, console, tmp_path, page_errors):
 
     dialogs.expect("sensor.py")
     page.get_by_role("button", name="New file").click()
-    assert dialogs.asked[-1] == ("prompt", "Name of the new file in /lib:")
     expect(page.locator("#ed-name")).to_have_text("/lib/sensor.py")
+    assert dialogs.asked[-1] == ("prompt", "Name of the new file in /lib:")
     expect(page.locator("#ed-dot")).to_be_visible()  # not on the device yet
     expect(ta).to_be_focused()
     page.keyboard.type("value = 42")
@@ -1119,6 +1131,7 @@ def test_editor_new_file(browser, console, tmp_path, page_errors):
     # a new file whose name another client takes meanwhile: nothing overwritten
     dialogs.expect("late.py")
     page.get_by_role("button", name="New file").click()
+    expect(page.locator("#ed-name")).to_have_text("/lib/late.py")
     page.keyboard.type("mine")
     (tmp_path / "lib" / "late.py").write_text("theirs")
     ta.press("Control+s")
@@ -1231,8 +1244,8 @@ def test_file_manager_sorts_selects_renames_and_zips(browser, console, tmp_path,
     # an existing file is replaced only after a confirm
     dialogs.expect("/nowhere/b.bin")
     page.get_by_role("button", name="Rename or move b.bin").click()
-    assert dialogs.asked[-1] == ("prompt", "Rename or move \u201cb.bin\u201d to (a path from the top folder /):")
     expect(alert).to_contain_text("409 Conflict")
+    assert dialogs.asked[-1] == ("prompt", "Rename or move \u201cb.bin\u201d to (a path from the top folder /):")
     expect(alert).to_contain_text("cannot go to \u201c/nowhere/b.bin\u201d")
     assert (root / "b.bin").exists()
     dialogs.expect("moved.bin")
@@ -1242,6 +1255,7 @@ def test_file_manager_sorts_selects_renames_and_zips(browser, console, tmp_path,
     assert (root / "moved.bin").read_bytes() == b"k" * 3000 and not (root / "b.bin").exists()
     dialogs.expect("/sub/x.txt", False)
     page.get_by_role("button", name="Rename or move moved.bin").click()
+    dialogs.settle()
     expect(row(page, "moved.bin")).to_be_visible()
     assert dialogs.asked[-1] == ("confirm", "\u201c/sub/x.txt\u201d already exists.\nReplace it with \u201c/moved.bin\u201d?")
     assert (root / "sub" / "x.txt").read_bytes() == b"x"
@@ -1249,6 +1263,21 @@ def test_file_manager_sorts_selects_renames_and_zips(browser, console, tmp_path,
     page.get_by_role("button", name="Rename or move moved.bin").click()
     expect(row(page, "moved.bin")).to_have_count(0)
     assert (root / "sub" / "x.txt").read_bytes() == b"k" * 3000
+    # a file gone meanwhile is a 404, a name the server keeps for itself a 403
+    (root / "gone.txt").write_bytes(b"g")
+    page.get_by_role("button", name="Refresh").click()
+    expect(row(page, "gone.txt")).to_be_visible()
+    (root / "gone.txt").unlink()
+    dialogs.expect("gone2.txt")
+    page.get_by_role("button", name="Rename or move gone.txt").click()
+    expect(alert).to_contain_text("404 Not Found")
+    expect(alert).to_contain_text("\u201c/gone.txt\u201d was not found")
+    expect(row(page, "gone.txt")).to_have_count(0)
+    dialogs.expect("x.uhttpd-tmp")
+    page.get_by_role("button", name="Rename or move keep.txt").click()
+    expect(alert).to_contain_text("403 Forbidden")
+    expect(alert).to_contain_text("does not allow you to move \u201c/keep.txt\u201d to \u201c/x.uhttpd-tmp\u201d")
+    assert (root / "keep.txt").exists()
     # a folder moves with everything in it
     dialogs.expect("/sub/empty-now/")
     page.get_by_role("button", name="Rename or move empty").click()
@@ -1358,6 +1387,24 @@ def test_upload_cut_midway_resumes_by_itself(browser, console, tmp_path, page_er
     context.close()
 
 
+def test_upload_progress_shows_percent_and_speed(browser, console, tmp_path, page_errors):
+    c = console(tmp_path, "--password", "pw")
+    context, page = open_page(browser, c.url, page_errors)
+    expect(page.locator("#es-state")).to_have_text("events: live")
+    # a slow link: about 256 KiB/s up
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    payload = os.urandom(768 * 1024)
+    page.set_input_files("#file-input", files=[{"name": "slow.bin", "mimeType": "application/octet-stream", "buffer": payload}])
+    up = page.locator("#uploads .up", has_text="slow.bin")
+    expect(up.locator(".p")).to_have_text(re.compile(r"^\d+% \u00b7 0\.\d MB/s$"))
+    expect(up).to_contain_text("done", timeout=3 * UI_TIMEOUT)
+    assert (tmp_path / "slow.bin").read_bytes() == payload
+    assert page_errors == []
+    context.close()
+
+
 def test_dashboard_follows_the_load(browser, console, tmp_path, page_errors):
     c = console(tmp_path, "--password", "pw")
     context, page = open_page(browser, c.url, page_errors, viewport={"width": 1280, "height": 800})
@@ -1370,22 +1417,31 @@ def test_dashboard_follows_the_load(browser, console, tmp_path, page_errors):
     before = int(requests.inner_text())
 
     stop = threading.Event()
+    answered = []
 
     def load():
-        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=TIMEOUT)
-        try:
-            while not stop.is_set():
-                for path in ("/fs/", "/fs/", "/fs/missing"):
-                    conn.request("GET", path)
-                    conn.getresponse().read()
-        finally:
-            conn.close()
+        # requests one after the other until stopped: 2xx and 4xx
+        while not stop.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=TIMEOUT)
+            try:
+                while not stop.is_set():
+                    for path in ("/fs/", "/fs/", "/fs/missing"):
+                        conn.request("GET", path)
+                        resp = conn.getresponse()
+                        resp.read()
+                        answered.append(resp.status)
+            except (OSError, http.client.HTTPException):
+                pass  # a new connection then
+            finally:
+                conn.close()
 
     worker = threading.Thread(target=load, daemon=True)
     worker.start()
     try:
-        page.wait_for_function("n => Number(document.querySelector('#g-requests').textContent) > n", arg=before + 200)
-        page.wait_for_function("() => parseFloat(document.querySelector('#g-rps').textContent) > 10")
+        page.wait_for_function(
+            "n => Number(document.querySelector('#g-requests').textContent) > n", arg=before + 200, timeout=3 * UI_TIMEOUT
+        )
+        page.wait_for_function("() => parseFloat(document.querySelector('#g-rps').textContent) > 10", timeout=3 * UI_TIMEOUT)
         expect(page.locator("#g-conn")).not_to_have_text("0")
         expect(page.locator("#g-out")).not_to_have_text(re.compile(r"^0 B/s"))
         # the plot shows the 2xx and 4xx classes in their colours
@@ -1406,6 +1462,7 @@ def test_dashboard_follows_the_load(browser, console, tmp_path, page_errors):
     finally:
         stop.set()
         worker.join(TIMEOUT)
+    assert set(answered) == {200, 404}
     log_in_terminal(page, "pw")
     expect(page.locator("#g-repl")).to_have_text("open")
     assert page_errors == []
