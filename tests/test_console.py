@@ -813,6 +813,17 @@ def test_read_only_and_no_repl_page(browser, console, tmp_path, page_errors):
     expect(page.get_by_role("button", name="Delete a.txt")).to_have_count(0)
     expect(page.get_by_role("button", name="Connect")).to_be_disabled()
     expect(page.locator("#screen")).to_contain_text("The REPL is off")
+    # files open in the editor to read, not to change; nothing to run them in
+    open_in_editor(page, "a.txt")
+    expect(page.locator(".ed-status")).to_contain_text("Text \u00b7 read-only")
+    page.locator(".ed-input").press("End")
+    page.keyboard.type("bc")
+    expect(page.locator(".ed-input")).to_have_value("a")
+    for name in ("New file", "Save", "Rename or move a.txt", "Delete selected"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
+    expect(page.get_by_role("checkbox")).to_have_count(0)
+    expect(page.get_by_role("button", name="Run")).to_be_disabled()
+    expect(page.get_by_role("link", name="Download folder (zip)")).to_be_visible()
 
     # the terminal's ANSI basics, fed as the REPL would send them
     page.evaluate(
@@ -1574,3 +1585,37 @@ def test_keyboard_reaches_every_control(browser, console, tmp_path, page_errors)
     expect(page.locator("#dash")).to_be_visible()
     assert page_errors == []
     context.close()
+
+
+def test_an_insecure_page_uploads_and_saves_unverified_and_says_so(browser, console, tmp_path, page_errors):
+    (tmp_path / "notes.txt").write_bytes(b"one\n")
+    c = console(tmp_path, "--host", "0.0.0.0", "--password", "pw")
+    # the device by a name over plain HTTP, as on a network: no secure context
+    # there, so the browser offers no SHA-256
+    named = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP device.test 127.0.0.1"],
+        timeout=30000,
+    )
+    try:
+        context, page = open_page(named, "http://device.test:%d/" % c.port, page_errors)
+        assert page.evaluate("() => isSecureContext") is False
+        digests = []
+        page.on("request", lambda r: digests.append(r.headers.get("content-digest")) if r.method == "PUT" else None)
+        page.set_input_files("#file-input", files=[{"name": "up.bin", "mimeType": "application/octet-stream", "buffer": b"up"}])
+        up = page.locator("#uploads .up", has_text="up.bin")
+        expect(up).to_contain_text("done")
+        expect(up).not_to_contain_text("\u2713")
+        expect(up).to_have_attribute("title", re.compile("^Not verified: the browser computes SHA-256 only for a secure page"))
+        assert (tmp_path / "up.bin").read_bytes() == b"up"
+        open_in_editor(page, "notes.txt")
+        page.locator(".ed-input").press("Control+End")
+        page.keyboard.type("two")
+        page.keyboard.press("Control+s")
+        expect(page.locator("#ed-dot")).to_be_hidden()
+        assert (tmp_path / "notes.txt").read_bytes() == b"one\ntwo"
+        assert digests == [None, None]
+        assert page_errors == []
+        context.close()
+    finally:
+        named.close()

@@ -491,6 +491,7 @@ panel.addEventListener('drop', async e => {
    opened with) so that a file changed on disk meanwhile is never
    overwritten unasked; a new file is saved with If-None-Match: *. */
 const editor = new CodeEditor($('#ed-host'), () => showDirty());
+editor.setReadOnly(readOnly);
 let doc = null;            // {segs, etag, saved: the text on disk, isNew, eol}
 let saving = false;
 const docName = () => doc ? doc.segs[doc.segs.length - 1] : '';

@@ -312,12 +312,18 @@ class Editor {
   /* The file's name decides the highlighting. */
   setName(name) {
     this.lang = languageOf(name);
-    this.langLabel.textContent = LANGUAGES[this.lang].label;
+    this.setReadOnly(this.ta.readOnly);
     this.tokens = null;
     this.schedule();
   }
 
   focus() { this.ta.focus({preventScroll: true}); }
+
+  /* A read-only editor shows, selects and searches, and changes nothing. */
+  setReadOnly(readOnly) {
+    this.ta.readOnly = readOnly;
+    this.langLabel.textContent = LANGUAGES[this.lang].label + (readOnly ? ' \u00b7 read-only' : '');
+  }
 
   schedule() {
     if (this.queued) return;
