@@ -86,6 +86,8 @@ pub mod fuzzing {
     pub use crate::auth::basic_matches;
     pub use crate::drivers::upload::disposition_filename;
     pub use crate::drivers::websocket::handshake;
+    pub use crate::http::content_range::UploadRange;
+    pub use crate::http::digest::{sha256_field, sha256_in, wants_sha256};
     pub use crate::http::request::{parse_head, BodyDecoder, BodyKind, Decoded, HeadLimits};
     pub use crate::lineedit::{Edit, LineEditor, MAX_LINE_CHARS};
     pub use crate::repl::{parse_wa, WA_REQUEST_BYTES};

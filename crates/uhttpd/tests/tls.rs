@@ -37,6 +37,18 @@ fn tls_server(name: &str, limits: Limits) -> (Server, PathBuf) {
 
 type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
+/// A TLS server with `root`'s files (and listings) at `/fs`.
+fn tls_file_server(name: &str, root: &std::path::Path) -> (Server, PathBuf) {
+    let (identity, cert) = identity(name);
+    let server = start(Config {
+        tls: Some(identity),
+        root: root.to_path_buf(),
+        ..config()
+    });
+    server.serve(Some("/fs"), None, true, false).unwrap();
+    (server, cert)
+}
+
 /// A verifying TLS client that trusts only `cert`.
 fn tls_client(server: &Server, cert: &PathBuf) -> Client<TlsStream> {
     let mut roots = rustls::RootCertStore::empty();
@@ -80,13 +92,7 @@ fn a_file_larger_than_a_tls_record_arrives_whole() {
         .map(|i| (i * 31 % 251) as u8)
         .collect();
     std::fs::write(root.join("big.bin"), &data).unwrap();
-    let (identity, cert) = identity("file");
-    let server = start(Config {
-        tls: Some(identity),
-        root: root.clone(),
-        ..config()
-    });
-    server.serve(Some("/fs"), None, true, false).unwrap();
+    let (server, cert) = tls_file_server("file", &root);
     let mut client = tls_client(&server, &cert);
     client.send(&get("/fs/big.bin"));
     let r = client.response();
@@ -109,13 +115,7 @@ fn a_folder_zip_arrives_whole_over_tls() {
         .collect();
     std::fs::write(root.join("site/big.bin"), &data).unwrap();
     std::fs::write(root.join("site/css/a.css"), "p {}").unwrap();
-    let (identity, cert) = identity("zip");
-    let server = start(Config {
-        tls: Some(identity),
-        root: root.clone(),
-        ..config()
-    });
-    server.serve(Some("/fs"), None, true, false).unwrap();
+    let (server, cert) = tls_file_server("zip", &root);
     let mut client = tls_client(&server, &cert);
     client.send(&get("/fs/site/?zip"));
     let r = client.response();
