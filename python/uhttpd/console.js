@@ -587,12 +587,6 @@ $('#ed-close').onclick = () => {
   showDoc();
 };
 
-/* The ETag of the file as it is now (the upload's reply may not carry one). */
-async function etagOf(segs) {
-  try { return (await fetch(fileUrl(segs), {method: 'HEAD', cache: 'no-store'})).headers.get('ETag'); }
-  catch (e) { return null; }
-}
-
 /* Writes the editor's text. how: 'checked' (If-Match / If-None-Match),
    'overwrite' (no precondition) or 'copy' (to segs, only if new there). */
 async function save(how = 'checked', segs = null) {
@@ -623,7 +617,7 @@ async function save(how = 'checked', segs = null) {
     doc.segs = target;
     doc.saved = text;
     doc.isNew = false;
-    doc.etag = r.headers.get('ETag') || await etagOf(target);
+    doc.etag = r.headers.get('ETag');   // the file as this save wrote it
     edClear();
     showDoc();
     return true;

@@ -598,3 +598,42 @@ fn every_piece_checks_the_preconditions_and_a_412_writes_nothing() {
     let r = exchange(&server, &probe("/up/d/g.bin", 2_000));
     assert_eq!((r.status, offset(&r)), (202, 1_000), "{r:?}");
 }
+
+#[test]
+fn a_landed_upload_answers_with_the_etag_a_get_of_it_sends() {
+    let (server, _root) = defaults("landed-etag");
+    let etag_of_get = |path: &str| {
+        let r = exchange(&server, &get(path));
+        assert_eq!(r.status, 200, "{r:?}");
+        r.header("etag").expect("GET sends an ETag").to_string()
+    };
+    let r = exchange(&server, &request("PUT", "/up/d/whole.txt", &[], b"whole"));
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(
+        r.header("etag"),
+        Some(etag_of_get("/fs/d/whole.txt").as_str())
+    );
+    // The editor's next save, conditional on what it wrote, holds.
+    let etag = r.header("etag").unwrap().to_string();
+    let again = request("PUT", "/up/d/whole.txt", &[("If-Match", &etag)], b"again");
+    let r = exchange(&server, &again);
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        r.header("etag"),
+        Some(etag_of_get("/fs/d/whole.txt").as_str())
+    );
+    let body = content(3_000);
+    exchange(
+        &server,
+        &piece("/up/d/pieces.bin", 0, &body[..1_000], 3_000, &[]),
+    );
+    let r = exchange(
+        &server,
+        &piece("/up/d/pieces.bin", 1_000, &body[1_000..], 3_000, &[]),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(
+        r.header("etag"),
+        Some(etag_of_get("/fs/d/pieces.bin").as_str())
+    );
+}

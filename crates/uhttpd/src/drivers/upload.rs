@@ -7,7 +7,7 @@
 use crate::acl::Access;
 use crate::drivers::open_files::etag;
 use crate::drivers::{acl_check, blocking, file_acl, has_file_acl, status_reply};
-use crate::fs::{self as device, PartialKey, PartialUpload, PartialWriter, PendingUpload};
+use crate::fs::{self as device, Landed, PartialKey, PartialUpload, PartialWriter, PendingUpload};
 use crate::fs::{DeviceFs, PathError, VirtualPath};
 use crate::host::request::RequestInfo;
 use crate::http::conditions::{Current, Preconditions};
@@ -201,8 +201,9 @@ fn content_digest(head: &RequestHead) -> Result<Option<Sha256Digest>, DigestErro
 }
 
 /// The reply to an upload that landed (201, 204), with the digest it was checked against.
-fn landed_reply(code: u16, digest: Option<Sha256Digest>) -> (ReplyHead, Bytes) {
-    let (mut head, body) = status_reply(Ok(code));
+fn landed_reply(landed: &Landed, digest: Option<Sha256Digest>) -> (ReplyHead, Bytes) {
+    let (mut head, body) = status_reply(Ok(landed.status));
+    head.add_server_header("ETag", etag(&landed.meta));
     if let Some(digest) = digest {
         head.add_server_header("Content-Digest", digest::sha256_field(&digest));
     }
@@ -239,8 +240,7 @@ struct WholeUpload {
 }
 
 impl BodySink for WholeUpload {
-    /// 201 created, 204 replaced.
-    type Landed = u16;
+    type Landed = Landed;
 
     fn write(&mut self, data: &[u8]) -> Result<(), u16> {
         if let Some((hasher, _)) = &mut self.digest {
@@ -249,7 +249,7 @@ impl BodySink for WholeUpload {
         self.pending.write(data)
     }
 
-    fn finish(self) -> Result<u16, UploadFailure> {
+    fn finish(self) -> Result<Landed, UploadFailure> {
         if let Some((hasher, expected)) = self.digest {
             if <Sha256Digest>::from(hasher.finalize()) != expected {
                 return Err(UploadFailure::DigestMismatch);
@@ -263,8 +263,8 @@ impl BodySink for WholeUpload {
 enum Landing {
     /// Not whole yet: the bytes its partial holds.
     Held(u64),
-    /// Whole, checked and renamed onto the target: 201 or 204.
-    Landed(u16),
+    /// Whole, checked and renamed onto the target.
+    Landed(Landed),
 }
 
 /// A piece appended to its upload's partial file, with the turn at it held
@@ -454,9 +454,9 @@ impl Connection {
             Err(code) => Err(UploadFailure::Status(code)),
         };
         match code {
-            Ok(code) => {
-                observe_file(&self.shared, &landed, FileChange::of_upload(code));
-                self.reply_and_finish(x, landed_reply(code, digest)).await
+            Ok(done) => {
+                observe_file(&self.shared, &landed, FileChange::of_upload(done.status));
+                self.reply_and_finish(x, landed_reply(&done, digest)).await
             }
             Err(failure) => self.upload_failed(x, failure).await,
         }
@@ -643,9 +643,9 @@ impl Connection {
         };
         match self.stream_body(x, piece, Some(&mut wanted)).await {
             Ok(Landing::Held(held)) => self.reply_and_finish(x, offset_reply(202, held)).await,
-            Ok(Landing::Landed(code)) => {
-                observe_file(&self.shared, &landed, FileChange::of_upload(code));
-                self.reply_and_finish(x, landed_reply(code, digest)).await
+            Ok(Landing::Landed(done)) => {
+                observe_file(&self.shared, &landed, FileChange::of_upload(done.status));
+                self.reply_and_finish(x, landed_reply(&done, digest)).await
             }
             Err(failure) => self.upload_failed(x, failure).await,
         }

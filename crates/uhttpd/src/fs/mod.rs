@@ -15,5 +15,5 @@ pub use hash::sha256_of;
 pub use path::{PathError, VirtualPath};
 pub use tree::{Folder, Stamp};
 pub use write::{
-    delete, make_dir, move_entry, PartialKey, PartialUpload, PartialWriter, PendingUpload,
+    delete, make_dir, move_entry, Landed, PartialKey, PartialUpload, PartialWriter, PendingUpload,
 };

@@ -425,6 +425,17 @@ fn rename_into_place(dir: &OwnedFd, from: &str, to: &str, changes: &Changes) -> 
     Ok(())
 }
 
+/// An upload renamed onto its target.
+#[derive(Debug)]
+pub struct Landed {
+    /// 201 created, 204 replaced.
+    pub status: u16,
+    /// The file as it landed: its size and modification time make the `ETag`
+    /// a GET of it sends, so the uploader can answer with it (an editor's next
+    /// save is conditional on exactly what it wrote).
+    pub meta: std::fs::Metadata,
+}
+
 /// An upload being written. Dropped before `commit`, it removes its temporary file.
 #[derive(Debug)]
 pub struct PendingUpload {
@@ -472,13 +483,15 @@ impl PendingUpload {
     }
 
     /// Syncs and renames over the target: 201 created, 204 replaced.
-    pub fn commit(mut self) -> Result<u16, u16> {
+    pub fn commit(mut self) -> Result<Landed, u16> {
         let file = self.file.take().ok_or(500u16)?;
         file.sync_all().map_err(|e| io_status(&e))?;
+        let meta = file.metadata().map_err(|e| io_status(&e))?;
         drop(file);
         rename_into_place(&self.dir, &self.temp, &self.name, &self.changes)?;
         self.temp.clear();
-        Ok(if self.replaces { 204 } else { 201 })
+        let status = if self.replaces { 204 } else { 201 };
+        Ok(Landed { status, meta })
     }
 }
 
@@ -639,12 +652,14 @@ impl PartialWriter {
     }
 
     /// Syncs and renames onto the target: 201 created, 204 replaced.
-    pub fn land(self) -> Result<u16, u16> {
+    pub fn land(self) -> Result<Landed, u16> {
         self.file.sync_all().map_err(|e| io_status(&e))?;
+        let meta = self.file.metadata().map_err(|e| io_status(&e))?;
         let up = &self.upload;
         let replaces = existing(&up.dir, &up.name)?;
         rename_into_place(&up.dir, &up.partial, &up.name, &up.changes)?;
-        Ok(if replaces { 204 } else { 201 })
+        let status = if replaces { 204 } else { 201 };
+        Ok(Landed { status, meta })
     }
 
     /// Removes the partial: its bytes are not the file meant.
@@ -705,7 +720,7 @@ mod tests {
         );
         let mut upload = PendingUpload::begin(&fs, &v("/sub/file.txt")).unwrap();
         upload.write(b"one").unwrap();
-        assert_eq!(upload.commit(), Ok(201));
+        assert_eq!(upload.commit().map(|l| l.status), Ok(201));
         let mut upload = PendingUpload::begin(&fs, &v("/sub/file.txt")).unwrap();
         upload.write(b"two").unwrap();
         assert_eq!(
@@ -713,7 +728,7 @@ mod tests {
             b"one",
             "old file untouched until commit"
         );
-        assert_eq!(upload.commit(), Ok(204));
+        assert_eq!(upload.commit().map(|l| l.status), Ok(204));
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
         assert_eq!(PendingUpload::begin(&fs, &v("/sub")).unwrap_err(), 409);
         assert_eq!(delete(&fs, &v("/sub/"), false, &allow_all), Err(409));
@@ -739,7 +754,7 @@ mod tests {
         assert_eq!(PendingUpload::begin(&fs, &v(&temp)).unwrap_err(), 403);
         assert_eq!(delete(&fs, &v(&temp), false, &allow_all), Err(403));
         assert_eq!(make_dir(&fs, &v(&format!("{temp}/"))), Err(403));
-        assert_eq!(upload.commit(), Ok(201));
+        assert_eq!(upload.commit().map(|l| l.status), Ok(201));
         assert_eq!(std::fs::read(base.join("root").join(&long)).unwrap(), b"x");
         std::fs::remove_dir_all(&base).unwrap();
     }
@@ -773,7 +788,7 @@ mod tests {
         assert_eq!(writer.held(), Ok(6));
         let whole: [u8; 32] = Sha256::digest(b"abcdef").into();
         assert_eq!(writer.sha256(6), Ok(whole));
-        assert_eq!(writer.land(), Ok(201));
+        assert_eq!(writer.land().map(|l| l.status), Ok(201));
         assert_eq!(
             std::fs::read(base.join("root/sub/big.bin")).unwrap(),
             b"abcdef"

@@ -548,8 +548,8 @@ impl Transfer {
     fn finish_put(&mut self, out: &WsSender, repl: &WebRepl) {
         let status = match std::mem::take(&mut self.state) {
             TransferState::Receiving(upload, vpath, _) => match upload.commit() {
-                Ok(code) => {
-                    let change = FileChange::of_upload(code);
+                Ok(landed) => {
+                    let change = FileChange::of_upload(landed.status);
                     repl.observer.record(|| Observation::File {
                         path: vpath.to_string(),
                         change,
