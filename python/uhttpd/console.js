@@ -741,7 +741,7 @@ const term = {
   schedule() {
     if (this.queued) return;
     this.queued = true;
-    (document.hidden ? setTimeout : requestAnimationFrame)(() => this.render());
+    CodeEditor.nextFrame(() => this.render());
   },
   render() {
     this.queued = false;

@@ -12,6 +12,12 @@ const HIGHLIGHT_MAX = 300000;
 // More matches than this are not marked (the count says "10000+").
 const FIND_MAX = 10000;
 
+/* Runs fn when the page next paints (at once, on a timer, when the tab is
+   hidden: hidden tabs get no animation frames). The terminal paints by it too. */
+function nextFrame(fn) {
+  (document.hidden ? setTimeout : requestAnimationFrame)(fn);
+}
+
 /* ---------------------------------------------------------------- tokenizers
    Each turns a text into [class, text] pairs that cover it exactly; class ''
    is plain text. */
@@ -328,7 +334,7 @@ class Editor {
   schedule() {
     if (this.queued) return;
     this.queued = true;
-    (document.hidden ? setTimeout : requestAnimationFrame)(() => this.render());
+    nextFrame(() => this.render());
   }
 
   render() {
@@ -526,5 +532,6 @@ class Editor {
 }
 
 Editor.languageOf = languageOf;
+Editor.nextFrame = nextFrame;
 return Editor;
 })();
