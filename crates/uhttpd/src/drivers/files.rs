@@ -12,9 +12,9 @@ use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
 use crate::acl::Access;
-use crate::drivers::file_acl;
 use crate::drivers::open_files::{mime_of, OpenFile, OpenFiles, Opened, Validators};
 use crate::drivers::zip::ZipFolder;
+use crate::drivers::{file_acl, has_file_acl};
 use crate::fs::{
     is_reserved_name, sha256_of, DeviceFs, Entry, EntryKind, Folder, PathError, VirtualPath,
 };
@@ -406,13 +406,7 @@ impl Connection {
     ) -> Next {
         // Asked before `info` moves to the decision; nothing is hashed unless asked.
         let wants_digest = wants_repr_digest(&info.head);
-        let has_acl = self
-            .shared
-            .file_acl
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        let outcome = if has_acl {
+        let outcome = if has_file_acl(&self.shared) {
             // The ACL callback runs on the decision pool; wait for it off the I/O thread.
             let shared = self.shared.clone();
             tokio::task::spawn_blocking(move || {
@@ -508,7 +502,7 @@ impl Connection {
         }
         let file = &reply.file.file;
         let sent = if reply.len <= COALESCE_BODY_BYTES as u64 {
-            match self.encode_whole(x, &head, reply.len) {
+            match self.encode_reply_head(x, &head, ReplyBody::Length(reply.len)) {
                 Ok(true) => match read_into(&mut self.out, file, reply.start, reply.len) {
                     Ok(()) => self.write_out(x).await,
                     Err(_) => return Next::Close,

@@ -183,6 +183,17 @@ fn check_preconditions(
     }
 }
 
+/// The ACL's answer for writing `target`, then its preconditions: what every
+/// upload, piece, mkdir and DELETE asks before it changes anything.
+fn may_write(
+    shared: &Shared,
+    target: &VirtualPath,
+    conditions: Option<&Preconditions>,
+) -> Result<(), u16> {
+    file_acl(shared, target, Access::Write)?;
+    check_preconditions(&shared.fs, conditions, target)
+}
+
 /// Why an upload did not land.
 enum UploadFailure {
     /// The body did not arrive whole: the client left, stalled or broke the
@@ -200,7 +211,8 @@ fn content_digest(head: &RequestHead) -> Result<Option<Sha256Digest>, DigestErro
         .map_or(Ok(None), |field| digest::sha256_in(&field))
 }
 
-/// The reply to an upload that landed (201, 204), with the digest it was checked against.
+/// The reply to an upload that landed (201, 204): the new file's ETag, and the
+/// digest it was checked against.
 fn landed_reply(landed: &Landed, digest: Option<Sha256Digest>) -> (ReplyHead, Bytes) {
     let (mut head, body) = status_reply(Ok(landed.status));
     head.add_server_header("ETag", etag(&landed.meta));
@@ -400,8 +412,7 @@ impl Connection {
             let force = crate::http::query::first(info.query(), b"force")
                 .is_some_and(|v| v == crate::http::query::QueryValue::Bytes(b"1".to_vec()));
             let code = blocking(move || {
-                file_acl(&shared, &target, Access::Write)?;
-                check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
+                may_write(&shared, &target, conditions.as_ref())?;
                 let inside = |path: &str| acl_check(&shared, path.to_string(), Access::Write);
                 let code = device::delete(&shared.fs, &target, force, &inside)?;
                 observe_file(&shared, &target, FileChange::Deleted { tree: force });
@@ -412,8 +423,7 @@ impl Connection {
         }
         if target.is_dir() {
             let code = blocking(move || {
-                file_acl(&shared, &target, Access::Write)?;
-                check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
+                may_write(&shared, &target, conditions.as_ref())?;
                 let code = device::make_dir(&shared.fs, &target)?;
                 if code == 201 {
                     observe_file(&shared, &target, FileChange::DirMade);
@@ -440,8 +450,7 @@ impl Connection {
         };
         let landed = target.clone();
         let pending = blocking(move || {
-            file_acl(&shared, &target, Access::Write)?;
-            check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
+            may_write(&shared, &target, conditions.as_ref())?;
             PendingUpload::begin(&shared.fs, &target)
         })
         .await;
@@ -454,12 +463,21 @@ impl Connection {
             Err(code) => Err(UploadFailure::Status(code)),
         };
         match code {
-            Ok(done) => {
-                observe_file(&self.shared, &landed, FileChange::of_upload(done.status));
-                self.reply_and_finish(x, landed_reply(&done, digest)).await
-            }
+            Ok(done) => self.upload_landed(x, &landed, &done, digest).await,
             Err(failure) => self.upload_failed(x, failure).await,
         }
+    }
+
+    /// The answer to an upload that landed on `target` (observed first).
+    async fn upload_landed(
+        &mut self,
+        x: &mut Exchange,
+        target: &VirtualPath,
+        done: &Landed,
+        digest: Option<Sha256Digest>,
+    ) -> Next {
+        observe_file(&self.shared, target, FileChange::of_upload(done.status));
+        self.reply_and_finish(x, landed_reply(done, digest)).await
     }
 
     /// The answer to an upload that did not land.
@@ -577,11 +595,17 @@ impl Connection {
             return self.reply_and_finish(x, explained_reply(400, why)).await;
         }
         let starts = matches!(range, UploadRange::Piece { first: 0, .. });
+        // What a request that writes nothing is told along with the bytes
+        // held: a probe gets its answer, a piece at another offset is refused.
+        let held_status = if matches!(range, UploadRange::Probe { .. }) {
+            202
+        } else {
+            409
+        };
         let shared = self.shared.clone();
         let landed = target.clone();
         let found = blocking(move || {
-            file_acl(&shared, &target, Access::Write)?;
-            check_preconditions(&shared.fs, conditions.as_ref(), &target)?;
+            may_write(&shared, &target, conditions.as_ref())?;
             let Some(partial) = PartialUpload::find(&shared.fs, &target, total, starts)? else {
                 return Ok(None);
             };
@@ -592,14 +616,7 @@ impl Connection {
         let (partial, key) = match found {
             Ok(Some(found)) => found,
             // No directory, so nothing held.
-            Ok(None) => {
-                let code = if range == (UploadRange::Probe { total }) {
-                    202
-                } else {
-                    409
-                };
-                return self.reply_and_finish(x, offset_reply(code, 0)).await;
-            }
+            Ok(None) => return self.reply_and_finish(x, offset_reply(held_status, 0)).await,
             Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
         };
         let Some((turn, mut wanted)) = self.take_turn(key).await else {
@@ -626,12 +643,9 @@ impl Connection {
         let writer = match opened {
             Ok(Opened::Writer(writer)) => writer,
             Ok(Opened::Held(held)) => {
-                let code = if range == (UploadRange::Probe { total }) {
-                    202
-                } else {
-                    409
-                };
-                return self.reply_and_finish(x, offset_reply(code, held)).await;
+                return self
+                    .reply_and_finish(x, offset_reply(held_status, held))
+                    .await
             }
             Err(code) => return self.reply_and_finish(x, error_reply(code)).await,
         };
@@ -643,10 +657,7 @@ impl Connection {
         };
         match self.stream_body(x, piece, Some(&mut wanted)).await {
             Ok(Landing::Held(held)) => self.reply_and_finish(x, offset_reply(202, held)).await,
-            Ok(Landing::Landed(done)) => {
-                observe_file(&self.shared, &landed, FileChange::of_upload(done.status));
-                self.reply_and_finish(x, landed_reply(&done, digest)).await
-            }
+            Ok(Landing::Landed(done)) => self.upload_landed(x, &landed, &done, digest).await,
             Err(failure) => self.upload_failed(x, failure).await,
         }
     }

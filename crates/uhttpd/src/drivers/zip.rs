@@ -237,13 +237,14 @@ impl Pieces {
     }
 
     fn send(&mut self) -> io::Result<()> {
+        let Some(queue) = &self.queue else {
+            self.piece.clear();
+            return Ok(());
+        };
         let piece = std::mem::replace(
             &mut self.piece,
             BytesMut::with_capacity(limits::ZIP_PIECE_BYTES),
         );
-        let Some(queue) = &self.queue else {
-            return Ok(());
-        };
         if queue.blocking_send(piece.freeze()).is_err() {
             self.queue = None;
             return Err(io::ErrorKind::BrokenPipe.into());

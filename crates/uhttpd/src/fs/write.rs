@@ -199,12 +199,11 @@ pub fn move_entry(
     if to.is_dir() && !dir {
         return Err(409);
     }
-    let (Some(to_parent), Some(to_name)) = (to.parent(), to.file_name()) else {
-        return Err(403);
-    };
-    let to_dir = fs.open_dir(&to_parent).map_err(|_| 409u16)?;
+    // A destination whose parent is missing is a conflict (RFC 4918 §9.9.4).
+    let (to_dir, to_name) =
+        parent_and_name(fs, to).map_err(|code| if code == 404 { 409 } else { code })?;
     // The same entry by another way (a link on the way, a hard link).
-    if let Ok(there) = rustix::fs::statat(&to_dir, to_name, AtFlags::SYMLINK_NOFOLLOW) {
+    if let Ok(there) = rustix::fs::statat(&to_dir, to_name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
         if (there.st_dev, there.st_ino) == (stat.st_dev, stat.st_ino) {
             return Err(403);
         }
@@ -219,10 +218,10 @@ pub fn move_entry(
             acl(&format!("{new}{}", &path[old.len()..]))
         })?;
     }
-    let replaced = match rename_noreplace(&from_dir, &from_name, &to_dir, to_name, dir) {
+    let replaced = match rename_noreplace(&from_dir, &from_name, &to_dir, &to_name, dir) {
         Ok(()) => false,
         Err(Errno::EXIST) if overwrite => {
-            rustix::fs::renameat(&from_dir, from_name.as_str(), &to_dir, to_name)
+            rustix::fs::renameat(&from_dir, from_name.as_str(), &to_dir, to_name.as_str())
                 .map_err(move_status)?;
             true
         }
@@ -436,6 +435,24 @@ pub struct Landed {
     pub meta: std::fs::Metadata,
 }
 
+impl Landed {
+    /// Syncs `file` (named `from` in `dir`) and renames it over `to`.
+    fn by_renaming(
+        file: &File,
+        dir: &OwnedFd,
+        from: &str,
+        to: &str,
+        replaces: bool,
+        changes: &Changes,
+    ) -> Result<Landed, u16> {
+        file.sync_all().map_err(|e| io_status(&e))?;
+        let meta = file.metadata().map_err(|e| io_status(&e))?;
+        rename_into_place(dir, from, to, changes)?;
+        let status = if replaces { 204 } else { 201 };
+        Ok(Landed { status, meta })
+    }
+}
+
 /// An upload being written. Dropped before `commit`, it removes its temporary file.
 #[derive(Debug)]
 pub struct PendingUpload {
@@ -485,13 +502,16 @@ impl PendingUpload {
     /// Syncs and renames over the target: 201 created, 204 replaced.
     pub fn commit(mut self) -> Result<Landed, u16> {
         let file = self.file.take().ok_or(500u16)?;
-        file.sync_all().map_err(|e| io_status(&e))?;
-        let meta = file.metadata().map_err(|e| io_status(&e))?;
-        drop(file);
-        rename_into_place(&self.dir, &self.temp, &self.name, &self.changes)?;
+        let landed = Landed::by_renaming(
+            &file,
+            &self.dir,
+            &self.temp,
+            &self.name,
+            self.replaces,
+            &self.changes,
+        )?;
         self.temp.clear();
-        let status = if self.replaces { 204 } else { 201 };
-        Ok(Landed { status, meta })
+        Ok(landed)
     }
 }
 
@@ -653,13 +673,16 @@ impl PartialWriter {
 
     /// Syncs and renames onto the target: 201 created, 204 replaced.
     pub fn land(self) -> Result<Landed, u16> {
-        self.file.sync_all().map_err(|e| io_status(&e))?;
-        let meta = self.file.metadata().map_err(|e| io_status(&e))?;
         let up = &self.upload;
         let replaces = existing(&up.dir, &up.name)?;
-        rename_into_place(&up.dir, &up.partial, &up.name, &up.changes)?;
-        let status = if replaces { 204 } else { 201 };
-        Ok(Landed { status, meta })
+        Landed::by_renaming(
+            &self.file,
+            &up.dir,
+            &up.partial,
+            &up.name,
+            replaces,
+            &up.changes,
+        )
     }
 
     /// Removes the partial: its bytes are not the file meant.

@@ -24,14 +24,7 @@ impl Preconditions {
     /// The request's preconditions; `None` when it has none (nothing to look at).
     pub fn of(head: &RequestHead) -> Option<Preconditions> {
         // Several field lines of one name are one comma-separated list (RFC 9110 §5.3).
-        let joined = |name: &str| {
-            let values: Vec<String> = head
-                .fields()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                .collect();
-            (!values.is_empty()).then(|| values.join(","))
-        };
+        let joined = |name: &str| Some(String::from_utf8_lossy(&head.combined(name)?).into_owned());
         let conditions = Preconditions {
             if_match: joined("if-match"),
             if_none_match: joined("if-none-match"),

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
+use super::reply::is_token_byte;
+
 /// A sha-256 digest.
 pub type Sha256Digest = [u8; 32];
 
@@ -193,7 +195,7 @@ impl<'a> Parser<'a> {
             b'-' | b'0'..=b'9' => self.number(),
             b'"' => self.string(),
             b'A'..=b'Z' | b'a'..=b'z' | b'*' => {
-                self.skip_while(|b| is_tchar(b) || b == b':' || b == b'/');
+                self.skip_while(|b| is_token_byte(b) || b == b':' || b == b'/');
                 Some(Value::Other)
             }
             b':' => self.byte_sequence(),
@@ -308,11 +310,6 @@ impl<'a> Parser<'a> {
             }
         }
     }
-}
-
-/// RFC 9110's `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

@@ -206,7 +206,8 @@ fn check_value(what: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn is_token_byte(b: u8) -> bool {
+/// RFC 9110's `tchar`: a byte of a token (a field name, a method).
+pub(crate) fn is_token_byte(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 

@@ -423,25 +423,21 @@ impl Connection {
         head: &ReplyHead,
         body: ReplyBody,
     ) -> io::Result<()> {
-        let (framing, wire) = x
-            .start_reply(head.status.code, body, self.shared.cors)
-            .map_err(|_| io::ErrorKind::InvalidInput)?;
-        self.out.clear();
-        encode_head(&mut self.out, head, framing, wire);
+        self.encode_reply_head(x, head, body)?;
         self.write_out(x).await
     }
 
-    /// Starts a whole reply with a body of `len` bytes: the exchange decides
-    /// its framing; the head is encoded into `out`, not sent. True when the
-    /// body follows (not for HEAD, nor a status without one).
-    pub(crate) fn encode_whole(
+    /// Starts a reply with `head`: the exchange decides its framing; the head
+    /// is encoded into `out`, not sent. True when a body follows (not for
+    /// HEAD, nor a status without one).
+    pub(crate) fn encode_reply_head(
         &mut self,
         x: &mut Exchange,
         head: &ReplyHead,
-        len: u64,
+        body: ReplyBody,
     ) -> io::Result<bool> {
         let (framing, wire) = x
-            .start_reply(head.status.code, ReplyBody::Length(len), self.shared.cors)
+            .start_reply(head.status.code, body, self.shared.cors)
             .map_err(|_| io::ErrorKind::InvalidInput)?;
         self.out.clear();
         encode_head(&mut self.out, head, framing, wire);
@@ -455,7 +451,7 @@ impl Connection {
         head: &ReplyHead,
         body: &[u8],
     ) -> io::Result<()> {
-        let send_body = self.encode_whole(x, head, body.len() as u64)?;
+        let send_body = self.encode_reply_head(x, head, ReplyBody::Length(body.len() as u64))?;
         if send_body && body.len() <= COALESCE_BODY_BYTES {
             self.out.extend_from_slice(body);
         }
