@@ -783,6 +783,7 @@ function connect() {
   sock.binaryType = 'arraybuffer';
   ws = sock;
   loggedIn = false;
+  heard = '';              // what the last session said is no login for this one
   runEcho = null;
   let opened = false;
   wsState('connecting\u2026');
