@@ -1191,6 +1191,25 @@ def test_run_prints_the_output_and_stop_interrupts(browser, console, tmp_path, p
     open_in_editor(page, "hello.py")
     page.keyboard.press("F5")
     expect_screen(screen, re.compile(r"KeyboardInterrupt\n[\s\S]*\[run /hello\.py\]\nline 0\nline 1\nline 2\ndone: 2\n>>> \s*$"))
+
+    # Reconnect just after a login, then Run: the new session's password
+    # prompt waits for the password (the last session's "WebREPL connected"
+    # is no login, so the Run's keys do not go out as the password)
+    page.get_by_role("button", name="Reconnect").click()
+    expect_screen(screen, re.compile(r"\nPassword: \s*$"))
+    page.locator("#term").click()
+    page.keyboard.type("pw")
+    page.keyboard.press("Enter")
+    expect_screen(screen, re.compile(r"\nPassword: \s*WebREPL connected\n>>> \s*$"))
+    page.get_by_role("button", name="Reconnect").click()
+    expect_screen(screen, re.compile(r"\nPassword: \s*$"))
+    page.get_by_role("button", name="Run").click()
+    expect_screen(screen, re.compile(r"\nPassword: \s*\[/hello\.py runs once you are logged in: type the password\]\s*$"))
+    page.keyboard.type("pw")
+    page.keyboard.press("Enter")
+    expect_screen(screen, re.compile(r"runs once you are logged in: type the password\]\n[\s\S]*WebREPL connected\n"
+                                     r"[\s\S]*\[run /hello\.py\]\nline 0\nline 1\nline 2\ndone: 2\n>>> \s*$"))
+    assert "Access denied" not in screen.inner_text()
     assert page_errors == []
     context.close()
 

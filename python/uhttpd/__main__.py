@@ -214,11 +214,12 @@ PAGE_HEADERS = {
 }
 
 
-def asset_handler(body, mime):
-    """The route callback serving one of ASSETS."""
+def asset_handler(body, mime, headers=ASSET_HEADERS):
+    """The route callback serving body (one of ASSETS, or the page with
+    PAGE_HEADERS) as mime with these headers."""
 
     def serve_asset(req):
-        req.write(body, mime=mime, headers=ASSET_HEADERS)
+        req.write(body, mime=mime, headers=headers)
 
     return serve_asset
 
@@ -268,14 +269,16 @@ def relay_file_changes(server, stop):
 def relay_stats(server, stop):
     """Sends the server's counters (``Server.stats()`` and the ``time`` they
     were read, in seconds since the epoch) to the page as a "stats" event
-    once a second, until ``stop`` is set or the server closes (runs on its
-    own thread; with nobody listening a dispatch costs next to nothing)."""
+    once a second while an event client is connected (with none, nothing is
+    sent), until ``stop`` is set or the server closes (runs on its own
+    thread)."""
     while not stop.wait(STATS_INTERVAL):
         try:
             stats = dict(server.stats(), time=time.time())
         except RuntimeError:  # the server closed
             return
-        server.dispatch(json.dumps(stats), "stats")
+        if stats["event_clients"]:
+            server.dispatch(json.dumps(stats), "stats")
 
 
 class EventLogHandler(logging.Handler):
@@ -452,11 +455,7 @@ def make_server(args):
             "root": os.path.basename(args.root) or args.root,
         }
         page = page_bytes(config)
-
-        def serve_page(req):
-            req.write(page, mime="text/html; charset=utf-8", headers=PAGE_HEADERS)
-
-        srv.route("/", uhttpd.GET, serve_page)
+        srv.route("/", uhttpd.GET, asset_handler(page, "text/html; charset=utf-8", PAGE_HEADERS))
         for url, mime in ASSETS.items():
             srv.route(url, uhttpd.GET, asset_handler(package_file(url.lstrip("/")), mime))
         srv.event(EVENTS)

@@ -27,14 +27,13 @@ let sortKey = 'name', sortDir = 1;
 const enc = segs => segs.map(encodeURIComponent).join('/');
 const dirUrl = segs => FS + '/' + (segs.length ? enc(segs) + '/' : '');
 const fileUrl = segs => FS + '/' + enc(segs);
+const itemUrl = (segs, dir) => (dir ? dirUrl(segs) : fileUrl(segs));
 const shown = segs => '/' + segs.join('/');
 const isDir = it => it.type === 'directory';
 const sameSegs = (a, b) => a.length === b.length && a.every((s, i) => s === b[i]);
-// Opening these in the editor is offered; others open in a new tab.
-const TEXT_EXT = new Set(('py pyw pyi txt md rst json geojson webmanifest html htm xml svg css js mjs cjs csv tsv ini cfg conf ' +
-  'toml yaml yml sh bat log c h cpp hpp ino rs go java ts tsx jsx env gitignore properties tpl service').split(' '));
+// Opening these in the editor is offered (editor.js knows the text file types); others open in a new tab.
+const isTextName = CodeEditor.isTextName;
 const EDIT_MAX = 2 * 1024 * 1024;   // bytes: a larger file is not opened in the editor
-const isTextName = name => { const m = /\.([^.]+)$/.exec(name); return !m || TEXT_EXT.has(m[1].toLowerCase()); };
 
 const REASON = {0: 'No answer', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Content Too Large', 414: 'URI Too Long',
@@ -175,7 +174,7 @@ function render() {
       name.onclick = ev => { if (ev.ctrlKey || ev.metaKey || ev.shiftKey) return; ev.preventDefault(); openFile(segs); };
     } else name = el('a', {href: fileUrl(segs), textContent: it.path, target: '_blank', rel: 'noopener', title: 'Open ' + it.path});
     const act = cell('act');
-    if (!dir) act.append(el('a', {className: 'btn sm dl', href: fileUrl(segs), download: it.path, textContent: 'Download', title: 'Download ' + it.path}));
+    if (!dir) act.append(el('a', {className: 'btn sm', href: fileUrl(segs), download: it.path, textContent: 'Download', title: 'Download ' + it.path}));
     const cells = [];
     if (!readOnly) {
       const box = el('input', {type: 'checkbox', checked: picked.has(it.path)});
@@ -185,10 +184,10 @@ function render() {
       const ren = el('button', {type: 'button', className: 'sm', textContent: 'Rename', title: 'Rename or move ' + it.path});
       ren.setAttribute('aria-label', 'Rename or move ' + it.path);
       ren.onclick = () => move(it);
-      const del = el('button', {type: 'button', className: 'sm danger', textContent: 'Delete', title: 'Delete ' + it.path});
-      del.setAttribute('aria-label', 'Delete ' + it.path);
-      del.onclick = () => remove(it.path, dir);
-      act.append(ren, del);
+      const rm = el('button', {type: 'button', className: 'sm danger', textContent: 'Delete', title: 'Delete ' + it.path});
+      rm.setAttribute('aria-label', 'Delete ' + it.path);
+      rm.onclick = () => remove(it.path, dir);
+      act.append(ren, rm);
     }
     const when = typeof it.mtime === 'number' && it.mtime > 0 ? it.mtime : null;
     const time = cell('time', when ? localTime(when) : '');
@@ -222,21 +221,24 @@ $('#sel-all').onchange = e => {
 let reloadTimer = 0;
 function reloadSoon() { clearTimeout(reloadTimer); reloadTimer = setTimeout(load, 150); }
 
-async function send(method, url, headers) {
+async function send(method, url, headers, body) {
   try {
-    const r = await fetch(url, {method, headers: headers || {}, cache: 'no-store'});
+    const r = await fetch(url, {method, headers: headers || {}, body, cache: 'no-store'});
     return {status: r.status, statusText: r.statusText, headers: r.headers, text: await r.text()};
   } catch (e) { return {status: 0, statusText: '', headers: new Headers(), text: ''}; }
 }
 const ok = r => r.status >= 200 && r.status <= 299;
+/* The server refused an upload or a save whose Content-Digest did not match what arrived. */
+const damaged = r => r.status === 400 && /digest/i.test(r.text || '');
+const del = (segs, dir, force) => send('DELETE', itemUrl(segs, dir) + (force ? '?force=1' : ''));
 
 async function remove(name, dir) {
   clearError();
   const segs = cwd.concat(name);
   if (!confirm('Delete ' + (dir ? 'the folder ' : '') + quote(name) + '?')) return;
-  let r = await send('DELETE', dir ? dirUrl(segs) : fileUrl(segs));
+  let r = await del(segs, dir);
   if (r.status === 409 && dir && confirm('The folder ' + quote(name) + ' is not empty.\nDelete it and everything in it?'))
-    r = await send('DELETE', dirUrl(segs) + '?force=1');
+    r = await del(segs, dir, true);
   if (!ok(r)) showError(r.status, 'delete', name, r.statusText);
   picked.delete(name);
   reloadSoon();
@@ -250,8 +252,7 @@ $('#delsel-btn').onclick = async () => {
   if (!confirm('Delete the ' + (items.length === 1 ? 'selected item' : items.length + ' selected items') + '?\n' + names)) return;
   const full = [], failed = [];
   for (const it of items) {
-    const segs = cwd.concat(it.path);
-    const r = await send('DELETE', isDir(it) ? dirUrl(segs) : fileUrl(segs));
+    const r = await del(cwd.concat(it.path), isDir(it));
     if (r.status === 409 && isDir(it)) full.push(it);
     else if (!ok(r)) failed.push([it, r]);
   }
@@ -260,7 +261,7 @@ $('#delsel-btn').onclick = async () => {
       : full.length + ' of the folders are not empty: ' + full.map(it => quote(it.path)).join(', ') + '.';
     if (confirm(which + '\nDelete ' + (full.length === 1 ? 'it' : 'them') + ' and everything in ' + (full.length === 1 ? 'it' : 'them') + '?')) {
       for (const it of full) {
-        const r = await send('DELETE', dirUrl(cwd.concat(it.path)) + '?force=1');
+        const r = await del(cwd.concat(it.path), true, true);
         if (!ok(r)) failed.push([it, r]);
       }
     } else for (const it of full) failed.push([it, {status: 409, statusText: ''}]);
@@ -289,7 +290,7 @@ async function move(it) {
   const to = typedPath(answer);
   if (!to) { showMessage('Not a path', 'a path is names separated by /, none of them . or .. or with a \\ in it.'); return; }
   if (sameSegs(to, from)) return;
-  const source = dir ? dirUrl(from) : fileUrl(from), target = dir ? dirUrl(to) : fileUrl(to);
+  const source = itemUrl(from, dir), target = itemUrl(to, dir);
   const moveTo = overwrite => send('MOVE', source, {Destination: target, Overwrite: overwrite ? 'T' : 'F'});
   let r = await moveTo(false);
   if (r.status === 412) {
@@ -434,7 +435,7 @@ async function upload(job) {
       showError(0, 'upload', name);
       return;
     }
-    if (r.status === 400 && /digest/i.test(r.text || '')) {
+    if (damaged(r)) {
       finish(false, 'damaged');
       showMessage(statusHead(400), quote(name) + ' arrived damaged, not saved: the server computed another SHA-256 than this ' +
         'browser did. The file on the device is as it was. Try the upload again.');
@@ -527,6 +528,9 @@ function edMessage(kind, head, text, actions) {
   }));
   box.hidden = false;
 }
+function edError(status, op, name, statusText) {
+  edMessage('error', statusHead(status, statusText), explain(status, op, name));
+}
 function edClear() { $('#ed-msg').hidden = true; }
 $('#ed-msg > button.x').onclick = edClear;
 
@@ -535,8 +539,8 @@ async function fetchText(segs) {
   const name = shown(segs);
   let r;
   try { r = await fetch(fileUrl(segs), {cache: 'no-store'}); }
-  catch (e) { edMessage('error', statusHead(0), explain(0, 'open', name)); return null; }
-  if (!r.ok) { edMessage('error', statusHead(r.status, r.statusText), explain(r.status, 'open', name)); if (r.status === 404) reloadSoon(); return null; }
+  catch (e) { edError(0, 'open', name); return null; }
+  if (!r.ok) { edError(r.status, 'open', name, r.statusText); if (r.status === 404) reloadSoon(); return null; }
   const buf = await r.arrayBuffer();
   if (buf.byteLength > EDIT_MAX) {
     edMessage('error', 'Too large', quote(name) + ' is ' + human(buf.byteLength) + ': the editor opens files up to ' + human(EDIT_MAX) + '. Download it instead.');
@@ -599,18 +603,14 @@ async function save(how = 'checked', segs = null) {
   saving = true;
   try {
     if (canDigest) headers['Content-Digest'] = await digestOf(body);
-    let r;
-    try { r = await fetch(fileUrl(target), {method: 'PUT', headers, body, cache: 'no-store'}); }
-    catch (e) { edMessage('error', statusHead(0), explain(0, 'save', name)); return false; }
+    const r = await send('PUT', fileUrl(target), headers, body);     // status 0: no answer
     if (r.status === 412) {
       conflict(how === 'copy' || doc.isNew, target);
       return false;
     }
-    if (!r.ok) {
-      const why = await r.text();
-      edMessage('error', statusHead(r.status, r.statusText), r.status === 400 && /digest/i.test(why)
-        ? quote(name) + ' arrived damaged, not saved: the file on the device is as it was. Save again.'
-        : explain(r.status, 'save', name));
+    if (!ok(r)) {
+      if (damaged(r)) edMessage('error', statusHead(r.status, r.statusText), quote(name) + ' arrived damaged, not saved: the file on the device is as it was. Save again.');
+      else edError(r.status, 'save', name, r.statusText);
       return false;
     }
     if (doc.isNew || how === 'copy') reloadSoon();
@@ -783,6 +783,7 @@ function connect() {
   sock.binaryType = 'arraybuffer';
   ws = sock;
   loggedIn = false;
+  heard = '';              // what the last session said is no login for this one
   runEcho = null;
   let opened = false;
   wsState('connecting\u2026');
@@ -1010,7 +1011,7 @@ function plot() {
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.clearRect(0, 0, w, h);
   const css = getComputedStyle(document.documentElement);
-  const colour = c => getComputedStyle($('.sw.s' + c[0])).backgroundColor;
+  const colour = c => css.getPropertyValue('--c' + c[0]).trim();     // the legend's swatches: var(--c2) for 2xx, ...
   let top = 0;
   for (const p of samples) top = Math.max(top, CLASSES.reduce((sum, c) => sum + p.rates[c], 0));
   const power = 10 ** Math.floor(Math.log10(Math.max(top, 1)));

@@ -180,13 +180,24 @@ const LANGUAGES = {
   html: {label: 'HTML', lex: lexHtml, ext: ['html', 'htm', 'xml', 'svg']},
   css: {label: 'CSS', lex: lexCss, ext: ['css']},
   js: {label: 'JavaScript', lex: lexJs, ext: ['js', 'mjs', 'cjs']},
-  text: {label: 'Text', lex: null, ext: []},
+  // plain text: not highlighted; a file with no extension is text too
+  text: {label: 'Text', lex: null, ext: ('txt md rst csv tsv ini cfg conf toml yaml yml sh bat log c h cpp hpp ino rs go java ' +
+    'ts tsx jsx env gitignore properties tpl service').split(' ')},
 };
+const TEXT_EXT = new Set(Object.values(LANGUAGES).flatMap(lang => lang.ext));
+
+const extOf = name => (/\.([^./]+)$/.exec(name || '') || ['', ''])[1].toLowerCase();
 
 function languageOf(name) {
-  const ext = (/\.([^./]+)$/.exec(name || '') || ['', ''])[1].toLowerCase();
+  const ext = extOf(name);
   for (const [key, lang] of Object.entries(LANGUAGES)) if (lang.ext.includes(ext)) return key;
   return 'text';
+}
+
+/* Whether the editor is for a file of this name: one of LANGUAGES' extensions, or none. */
+function isTextName(name) {
+  const ext = extOf(name);
+  return !ext || TEXT_EXT.has(ext);
 }
 
 function tokenize(lang, text) {
@@ -310,14 +321,18 @@ class Editor {
     this.ta.value = text;
     this.ta.setSelectionRange(0, 0);
     this.ta.scrollTop = this.ta.scrollLeft = 0;
+    this.tokens = null;
     this.setName(name);
     this.closeFind(false);
     this.showPosition();
+    this.schedule();
   }
 
-  /* The file's name decides the highlighting. */
+  /* The file's name decides the highlighting (a new name in the same language changes nothing). */
   setName(name) {
-    this.lang = languageOf(name);
+    const lang = languageOf(name);
+    if (lang === this.lang) return;
+    this.lang = lang;
     this.setReadOnly(this.ta.readOnly);
     this.tokens = null;
     this.schedule();
@@ -531,7 +546,7 @@ class Editor {
   }
 }
 
-Editor.languageOf = languageOf;
+Editor.isTextName = isTextName;
 Editor.nextFrame = nextFrame;
 return Editor;
 })();
